@@ -1,0 +1,450 @@
+//! Key types and keysets: the issuing half ([`Keyset`]) and the verifying half
+//! ([`VerifierKeyset`]), and rotation.
+//!
+//! Each key id names a *pair* of keys: an Ed25519 signing key (only the issuer
+//! holds it) and a 256-bit XChaCha20-Poly1305 key (issuer and verifiers hold it).
+//! Rotation follows Tink: [`Keyset::add`] a key that verifies but does not sign,
+//! ship the verifier keyset, then [`Keyset::promote`] it. Secret bytes live only
+//! in types that zeroize on drop, and `Debug` prints key ids, never key bytes.
+
+use core::fmt;
+
+use chacha20poly1305::{KeyInit, XChaCha20Poly1305};
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use zeroize::Zeroizing;
+
+use crate::claims::unix_now;
+use crate::Error;
+
+/// Names one key pair in a keyset; it travels in every token's header.
+///
+/// Key ids are drawn at random, like Tink's, so that keysets merged or
+/// generated on different machines do not collide.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct KeyId(pub u32);
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// The life-cycle state of one key in a keyset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KeyState {
+    /// Signs new tokens and verifies. Exactly one key is primary.
+    Primary,
+    /// Verifies tokens but does not sign.
+    Enabled,
+    /// Kept in the keyset but neither signs nor verifies.
+    Disabled,
+}
+
+/// Metadata about one key: never key material.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// The key's id.
+    pub id: KeyId,
+    /// Its state.
+    pub state: KeyState,
+    /// When it was created (unix seconds).
+    pub created_at: u64,
+    /// When it last stopped being the primary (unix seconds), if it ever was.
+    /// A key may be retired once every token it signed has passed its
+    /// deadline, i.e. after `demoted_at + max_lifetime + leeway`.
+    pub demoted_at: Option<u64>,
+}
+
+/// A 256-bit XChaCha20-Poly1305 key with its ready-to-use cipher. Both halves
+/// zeroize on drop (the cipher through chacha20poly1305's `zeroize` feature).
+#[derive(Clone)]
+pub(crate) struct EncryptionKey {
+    bytes: Zeroizing<[u8; 32]>,
+    pub(crate) cipher: XChaCha20Poly1305,
+}
+
+impl EncryptionKey {
+    pub(crate) fn from_bytes(bytes: [u8; 32]) -> Self {
+        let bytes = Zeroizing::new(bytes);
+        let cipher = XChaCha20Poly1305::new((&*bytes).into());
+        EncryptionKey { bytes, cipher }
+    }
+
+    fn generate() -> Self {
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        crate::claims::os_random_or_panic(bytes.as_mut());
+        let cipher = XChaCha20Poly1305::new((&*bytes).into());
+        EncryptionKey { bytes, cipher }
+    }
+
+    /// The raw key bytes, for explicit export only.
+    #[allow(dead_code)] // used by the keyset file format
+    pub(crate) fn as_bytes(&self) -> &[u8; 32] {
+        &self.bytes
+    }
+}
+
+/// One key pair on the issuing side.
+#[derive(Clone)]
+pub(crate) struct IssuerKey {
+    pub(crate) info: KeyInfo,
+    pub(crate) signing: SigningKey,
+    pub(crate) encryption: EncryptionKey,
+}
+
+impl IssuerKey {
+    fn generate(id: KeyId, state: KeyState) -> Self {
+        let mut seed = Zeroizing::new([0u8; 32]);
+        crate::claims::os_random_or_panic(seed.as_mut());
+        IssuerKey {
+            info: KeyInfo {
+                id,
+                state,
+                created_at: unix_now(),
+                demoted_at: None,
+            },
+            signing: SigningKey::from_bytes(&seed),
+            encryption: EncryptionKey::generate(),
+        }
+    }
+}
+
+/// One key on the verifying side: the Ed25519 public key and the decryption key.
+#[derive(Clone)]
+pub(crate) struct VerifierKey {
+    pub(crate) info: KeyInfo,
+    pub(crate) verifying: VerifyingKey,
+    pub(crate) encryption: EncryptionKey,
+}
+
+/// Checks that Ed25519 public key bytes decode, are canonically encoded and are
+/// not of small order, so that no keyset can hold a key that would let a forger
+/// produce signatures valid for many messages.
+pub(crate) fn checked_verifying_key(bytes: &[u8; 32]) -> Result<VerifyingKey, Error> {
+    let key = VerifyingKey::from_bytes(bytes).map_err(|_| Error::WeakKey)?;
+    let canonical = VerifyingKey::from(key.to_edwards()).to_bytes();
+    if canonical != *bytes || key.is_weak() {
+        return Err(Error::WeakKey);
+    }
+    Ok(key)
+}
+
+/// The issuing side's keyset: Ed25519 signing keys and encryption keys, with
+/// exactly one primary that signs new tokens.
+///
+/// ```
+/// use tessera::Keyset;
+///
+/// let mut keys = Keyset::generate();
+/// let first = keys.primary();
+/// let next = keys.add();            // verifies, does not sign yet
+/// keys.promote(next)?;              // now it signs
+/// keys.retire(first)?;              // tokens under `first` stop verifying
+/// assert_eq!(keys.key_ids(), vec![next]);
+/// # Ok::<(), tessera::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Keyset {
+    /// Sorted by id; ids are unique.
+    keys: Vec<IssuerKey>,
+    primary: KeyId,
+}
+
+impl Keyset {
+    /// A keyset with one fresh primary key drawn from the OS random number generator.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the operating system's random number generator fails, as key
+    /// generation in every mainstream crypto library does: there is no safe
+    /// fallback.
+    pub fn generate() -> Keyset {
+        let id = KeyId(random_key_id());
+        Keyset {
+            keys: vec![IssuerKey::generate(id, KeyState::Primary)],
+            primary: id,
+        }
+    }
+
+    /// Adds a fresh key that verifies but does not sign, and returns its id.
+    /// Ship the [`VerifierKeyset`] to every verifier, then [`promote`](Self::promote) it.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the operating system's random number generator fails.
+    pub fn add(&mut self) -> KeyId {
+        let mut id = KeyId(random_key_id());
+        while self.position(id).is_some() {
+            id = KeyId(random_key_id());
+        }
+        self.insert(IssuerKey::generate(id, KeyState::Enabled));
+        id
+    }
+
+    /// Makes `id` the primary: new tokens are signed with it. The former primary
+    /// keeps verifying and records when it stopped being primary.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownKey`] if `id` is not in the keyset.
+    pub fn promote(&mut self, id: KeyId) -> Result<(), Error> {
+        let new = self.position(id).ok_or(Error::UnknownKey)?;
+        if id == self.primary {
+            return Ok(());
+        }
+        let now = unix_now();
+        if let Some(old) = self.position(self.primary) {
+            self.keys[old].info.state = KeyState::Enabled;
+            self.keys[old].info.demoted_at = Some(now);
+        }
+        self.keys[new].info.state = KeyState::Primary;
+        self.primary = id;
+        Ok(())
+    }
+
+    /// Adds a key and promotes it at once; older keys keep verifying. In a fleet,
+    /// prefer [`add`](Self::add), ship the verifier keyset, then [`promote`](Self::promote).
+    ///
+    /// # Panics
+    ///
+    /// Panics if the operating system's random number generator fails.
+    pub fn rotate(&mut self) -> KeyId {
+        let id = self.add();
+        // `id` was just added, so promotion cannot fail.
+        let _ = self.promote(id);
+        id
+    }
+
+    /// Removes key `id`: tokens signed with it stop verifying at once. Retire a
+    /// key only after every token it signed has passed its deadline.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::PrimaryKey`] if `id` is the primary; [`Error::UnknownKey`] if it
+    /// is not in the keyset.
+    pub fn retire(&mut self, id: KeyId) -> Result<(), Error> {
+        if id == self.primary {
+            return Err(Error::PrimaryKey);
+        }
+        let at = self.position(id).ok_or(Error::UnknownKey)?;
+        self.keys.remove(at);
+        Ok(())
+    }
+
+    /// The id of the key that signs new tokens.
+    pub fn primary(&self) -> KeyId {
+        self.primary
+    }
+
+    /// Every key id in the keyset, ascending.
+    pub fn key_ids(&self) -> Vec<KeyId> {
+        self.keys.iter().map(|k| k.info.id).collect()
+    }
+
+    /// Metadata of every key (state, creation and demotion times), ascending by id.
+    pub fn key_info(&self) -> Vec<KeyInfo> {
+        self.keys.iter().map(|k| k.info).collect()
+    }
+
+    /// The verifying half: Ed25519 public keys and the decryption keys. It holds
+    /// no signing secret and cannot issue tokens.
+    pub fn verifier_keyset(&self) -> VerifierKeyset {
+        VerifierKeyset {
+            keys: self
+                .keys
+                .iter()
+                .map(|k| VerifierKey {
+                    info: k.info,
+                    verifying: k.signing.verifying_key(),
+                    encryption: k.encryption.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Builds a keyset from raw parts, checking every invariant: unique ids,
+    /// exactly one primary (the one named), sound Ed25519 keys.
+    pub(crate) fn from_parts(keys: Vec<IssuerKey>) -> Result<Keyset, Error> {
+        let mut primary = None;
+        for key in &keys {
+            checked_verifying_key(&key.signing.verifying_key().to_bytes())?;
+            if key.info.state == KeyState::Primary {
+                if primary.is_some() {
+                    return Err(Error::PrimaryKey);
+                }
+                primary = Some(key.info.id);
+            }
+        }
+        let primary = primary.ok_or(Error::PrimaryKey)?;
+        let mut set = Keyset {
+            keys: Vec::with_capacity(keys.len()),
+            primary,
+        };
+        for key in keys {
+            if set.position(key.info.id).is_some() {
+                return Err(Error::UnknownKey);
+            }
+            set.insert(key);
+        }
+        Ok(set)
+    }
+
+    /// The primary key pair.
+    pub(crate) fn primary_key(&self) -> Option<&IssuerKey> {
+        self.position(self.primary).and_then(|i| self.keys.get(i))
+    }
+
+    fn position(&self, id: KeyId) -> Option<usize> {
+        self.keys.binary_search_by_key(&id, |k| k.info.id).ok()
+    }
+
+    fn insert(&mut self, key: IssuerKey) {
+        let at = self
+            .keys
+            .binary_search_by_key(&key.info.id, |k| k.info.id)
+            .unwrap_or_else(|at| at);
+        self.keys.insert(at, key);
+    }
+}
+
+impl fmt::Debug for Keyset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Keyset")
+            .field("primary", &self.primary)
+            .field("keys", &self.key_ids())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The verifying half of a keyset: Ed25519 public keys and XChaCha20-Poly1305
+/// decryption keys. It cannot issue tokens. Disabled keys are kept but do not
+/// verify.
+#[derive(Clone)]
+pub struct VerifierKeyset {
+    /// Sorted by id; ids are unique.
+    keys: Vec<VerifierKey>,
+}
+
+impl VerifierKeyset {
+    /// Every key id in the keyset, ascending.
+    pub fn key_ids(&self) -> Vec<KeyId> {
+        self.keys.iter().map(|k| k.info.id).collect()
+    }
+
+    /// Metadata of every key, ascending by id.
+    pub fn key_info(&self) -> Vec<KeyInfo> {
+        self.keys.iter().map(|k| k.info).collect()
+    }
+
+    /// The key that verifies tokens under `id`, if it exists and is not disabled.
+    pub(crate) fn lookup(&self, id: KeyId) -> Option<&VerifierKey> {
+        self.keys
+            .iter()
+            .find(|k| k.info.id == id && k.info.state != KeyState::Disabled)
+    }
+
+    /// Builds a verifier keyset from raw parts, rejecting duplicate ids.
+    #[allow(dead_code)] // used by the keyset file format
+    pub(crate) fn from_parts(mut keys: Vec<VerifierKey>) -> Result<VerifierKeyset, Error> {
+        keys.sort_by_key(|k| k.info.id);
+        if keys.windows(2).any(|w| w[0].info.id == w[1].info.id) {
+            return Err(Error::UnknownKey);
+        }
+        Ok(VerifierKeyset { keys })
+    }
+}
+
+impl fmt::Debug for VerifierKeyset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifierKeyset")
+            .field("keys", &self.key_ids())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A random non-zero key id (zero is kept free as an obviously-unset value).
+fn random_key_id() -> u32 {
+    loop {
+        let mut bytes = [0u8; 4];
+        crate::claims::os_random_or_panic(&mut bytes);
+        let id = u32::from_be_bytes(bytes);
+        if id != 0 {
+            return id;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotation_life_cycle() {
+        let mut keys = Keyset::generate();
+        let first = keys.primary();
+        let second = keys.add();
+        assert_eq!(keys.primary(), first, "add must not promote");
+        assert_eq!(keys.key_ids().len(), 2);
+        keys.promote(second).unwrap();
+        assert_eq!(keys.primary(), second);
+        let info = keys.key_info();
+        let old = info.iter().find(|k| k.id == first).unwrap();
+        assert_eq!(old.state, KeyState::Enabled);
+        assert!(old.demoted_at.is_some());
+        assert_eq!(keys.retire(second), Err(Error::PrimaryKey));
+        keys.retire(first).unwrap();
+        assert_eq!(keys.retire(first), Err(Error::UnknownKey));
+        assert_eq!(keys.promote(first), Err(Error::UnknownKey));
+        let third = keys.rotate();
+        assert_eq!(keys.primary(), third);
+        let mut ids = vec![second, third];
+        ids.sort();
+        assert_eq!(keys.key_ids(), ids);
+    }
+
+    #[test]
+    fn small_order_and_non_canonical_keys_are_rejected() {
+        // The identity point (y = 1) is small-order.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        assert_eq!(checked_verifying_key(&identity).err(), Some(Error::WeakKey));
+        // y = p + 1 is a non-canonical encoding of the identity.
+        let mut non_canonical = [0xffu8; 32];
+        non_canonical[0] = 0xee;
+        non_canonical[31] = 0x7f;
+        assert_eq!(
+            checked_verifying_key(&non_canonical).err(),
+            Some(Error::WeakKey)
+        );
+        let good = SigningKey::from_bytes(&[7u8; 32])
+            .verifying_key()
+            .to_bytes();
+        assert!(checked_verifying_key(&good).is_ok());
+    }
+
+    #[test]
+    fn debug_never_prints_key_material() {
+        let keys = Keyset::generate();
+        let secret = keys.keys[0].signing.to_bytes();
+        let enc = *keys.keys[0].encryption.as_bytes();
+        for text in [
+            format!("{keys:?}"),
+            format!("{keys:#?}"),
+            format!("{:?}", keys.verifier_keyset()),
+        ] {
+            assert!(text.contains(&keys.primary().0.to_string()));
+            for needle in [
+                hex(&secret),
+                hex(&enc),
+                format!("{secret:?}"),
+                format!("{enc:?}"),
+            ] {
+                assert!(!text.contains(&needle), "{text} leaks key bytes");
+            }
+        }
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}

@@ -1,0 +1,39 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod claims;
+mod error;
+mod issuer;
+mod keys;
+mod revocation;
+mod token;
+mod verifier;
+
+#[cfg(feature = "test-util")]
+pub mod testing;
+
+pub use claims::{
+    Policy, Session, SessionId, DEFAULT_MAX_TOKEN_LENGTH, MAX_LEEWAY, MAX_TOKEN_LENGTH_LIMIT,
+};
+pub use error::Error;
+pub use issuer::Issuer;
+pub use keys::{KeyId, KeyInfo, KeyState, Keyset, VerifierKeyset};
+pub use revocation::RevocationFilter;
+pub use verifier::{Verifier, DEFAULT_REVOCATION_CAPACITY, DEFAULT_REVOCATION_FP_RATE};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn shared_types_are_send_and_sync() {
+        assert_send_sync::<Issuer>();
+        assert_send_sync::<Verifier>();
+        assert_send_sync::<RevocationFilter>();
+        assert_send_sync::<Keyset>();
+        assert_send_sync::<VerifierKeyset>();
+    }
+}

@@ -1,0 +1,75 @@
+//! Deterministic keys and nonces, for known-answer vectors and fuzzing only.
+//!
+//! Behind the `test-util` feature. **Never enable it in production**: a fixed
+//! nonce reused under one key breaks XChaCha20-Poly1305's confidentiality.
+
+use serde::Serialize;
+
+use crate::claims::SessionId;
+use crate::keys::{EncryptionKey, IssuerKey, KeyId, KeyInfo, KeyState, Keyset};
+use crate::{Error, Issuer};
+
+/// Raw material for one key pair: the Ed25519 secret seed and the
+/// XChaCha20-Poly1305 key.
+#[derive(Clone, Copy)]
+pub struct RawKey {
+    /// Key id.
+    pub id: KeyId,
+    /// Ed25519 secret key (seed) bytes.
+    pub signing_seed: [u8; 32],
+    /// XChaCha20-Poly1305 key bytes.
+    pub encryption_key: [u8; 32],
+}
+
+impl core::fmt::Debug for RawKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RawKey")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A keyset from fixed bytes; the first key is the primary.
+///
+/// # Errors
+///
+/// [`Error::PrimaryKey`] if `keys` is empty, [`Error::UnknownKey`] for a
+/// duplicate id, [`Error::WeakKey`] for unsound key material.
+pub fn keyset_from_raw(keys: &[RawKey]) -> Result<Keyset, Error> {
+    let parts = keys
+        .iter()
+        .enumerate()
+        .map(|(i, raw)| IssuerKey {
+            info: KeyInfo {
+                id: raw.id,
+                state: if i == 0 {
+                    KeyState::Primary
+                } else {
+                    KeyState::Enabled
+                },
+                created_at: 0,
+                demoted_at: None,
+            },
+            signing: ed25519_dalek::SigningKey::from_bytes(&raw.signing_seed),
+            encryption: EncryptionKey::from_bytes(raw.encryption_key),
+        })
+        .collect();
+    Keyset::from_parts(parts)
+}
+
+/// Issues a token with a fixed session id and nonce, as of `now`.
+///
+/// # Errors
+///
+/// As [`Issuer::issue`].
+pub fn issue_deterministic<T: Serialize>(
+    issuer: &Issuer,
+    subject: &str,
+    data: &T,
+    now: u64,
+    session_id: [u8; 16],
+    nonce: [u8; 24],
+) -> Result<String, Error> {
+    let deadline = now.saturating_add(issuer.policy().max_lifetime);
+    issuer.seal_with_nonce(SessionId(session_id), subject, data, now, deadline, &nonce)
+}

@@ -1,0 +1,260 @@
+//! The v1 wire format: parse untrusted text, seal claims into a token, open a token.
+//!
+//! ```text
+//! token = "tsr1." base64url_nopad(body)
+//! body  = header(5) || nonce(24) || ciphertext || tag(16) || signature(64)
+//! ```
+//! See docs/FORMAT.md for every byte. Parsing yields an [`UntrustedToken`]:
+//! nothing in it has been checked except its shape, and the only way from it
+//! to a [`Session`](crate::Session) is [`UntrustedToken::decrypt`] followed by
+//! [`UntrustedToken::verify_signature`].
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+use chacha20poly1305::aead::AeadInOut;
+use ed25519_dalek::ed25519::signature::MultipartSigner;
+use ed25519_dalek::Signature;
+use zeroize::Zeroize;
+
+use crate::claims::MAX_TOKEN_LENGTH_LIMIT;
+use crate::keys::{IssuerKey, KeyId, VerifierKey};
+use crate::Error;
+
+/// Every token starts with this; the digit is the format version.
+pub(crate) const PREFIX: &str = "tsr1.";
+/// The version byte in the header.
+pub(crate) const VERSION: u8 = 1;
+/// Domain separation for the AEAD's associated data.
+pub(crate) const DS_AEAD: &[u8] = b"tessera/v1/aead";
+/// Domain separation for the signed message.
+pub(crate) const DS_SIG: &[u8] = b"tessera/v1/sig";
+
+pub(crate) const HEADER_LEN: usize = 5;
+pub(crate) const NONCE_LEN: usize = 24;
+pub(crate) const TAG_LEN: usize = 16;
+pub(crate) const SIG_LEN: usize = 64;
+/// Bytes of a body that are not ciphertext.
+pub(crate) const OVERHEAD: usize = HEADER_LEN + NONCE_LEN + TAG_LEN + SIG_LEN;
+/// The largest body a token of [`MAX_TOKEN_LENGTH_LIMIT`] characters can carry.
+pub(crate) const MAX_BODY: usize = MAX_TOKEN_LENGTH_LIMIT / 4 * 3;
+/// Audiences up to this long are bound without touching the heap.
+const INLINE_AUDIENCE: usize = 256;
+
+/// The shape of a token, parsed but not yet trusted.
+pub(crate) struct UntrustedToken<'a> {
+    header: [u8; HEADER_LEN],
+    pub(crate) key_id: KeyId,
+    pub(crate) nonce: &'a [u8; NONCE_LEN],
+    pub(crate) ciphertext: &'a [u8],
+    pub(crate) tag: &'a [u8; TAG_LEN],
+    pub(crate) signature: &'a [u8; SIG_LEN],
+}
+
+impl<'a> UntrustedToken<'a> {
+    /// Steps 1-3 of verification: length bound and exact prefix, canonical
+    /// base64url into `buf`, the version byte. Never allocates.
+    pub(crate) fn parse(
+        token: &str,
+        max_len: usize,
+        buf: &'a mut [u8; MAX_BODY],
+    ) -> Result<UntrustedToken<'a>, Error> {
+        if token.len() > max_len.min(MAX_TOKEN_LENGTH_LIMIT) {
+            return Err(Error::TooLarge);
+        }
+        let encoded = token.strip_prefix(PREFIX).ok_or(Error::Malformed)?;
+        let body: &'a [u8] =
+            Base64UrlUnpadded::decode(encoded, buf).map_err(|_| Error::Malformed)?;
+        if body.len() < OVERHEAD {
+            return Err(Error::Malformed);
+        }
+        let (header, rest) = body.split_at(HEADER_LEN);
+        let (nonce, rest) = rest.split_at(NONCE_LEN);
+        let (sealed, signature) = rest.split_at(rest.len() - SIG_LEN);
+        let (ciphertext, tag) = sealed.split_at(sealed.len() - TAG_LEN);
+        let header: [u8; HEADER_LEN] = header.try_into().map_err(|_| Error::Malformed)?;
+        if header[0] != VERSION {
+            return Err(Error::UnsupportedVersion);
+        }
+        Ok(UntrustedToken {
+            header,
+            key_id: KeyId(u32::from_be_bytes([
+                header[1], header[2], header[3], header[4],
+            ])),
+            nonce: nonce.try_into().map_err(|_| Error::Malformed)?,
+            ciphertext,
+            tag: tag.try_into().map_err(|_| Error::Malformed)?,
+            signature: signature.try_into().map_err(|_| Error::Malformed)?,
+        })
+    }
+
+    /// Step 4: AEAD open into `out`. Fails with the opaque [`Error::Invalid`].
+    pub(crate) fn decrypt<'p>(
+        &self,
+        key: &VerifierKey,
+        audience: &[u8],
+        out: &'p mut PlaintextBuf,
+    ) -> Result<&'p [u8], Error> {
+        let plaintext = out.fill(self.ciphertext)?;
+        let ok = with_aad(&self.header, audience, |aad| {
+            key.encryption
+                .cipher
+                .decrypt_inout_detached(
+                    self.nonce.into(),
+                    aad,
+                    (&mut *plaintext).into(),
+                    self.tag.into(),
+                )
+                .is_ok()
+        });
+        if ok {
+            Ok(plaintext)
+        } else {
+            Err(Error::Invalid)
+        }
+    }
+
+    /// Step 5: Ed25519 `verify_strict` over the signed message. Fails with the
+    /// opaque [`Error::Invalid`].
+    pub(crate) fn verify_signature(&self, key: &VerifierKey, audience: &[u8]) -> Result<(), Error> {
+        let signature = Signature::from_bytes(self.signature);
+        let ct_len = le64(self.ciphertext.len() + TAG_LEN);
+        let aud_len = le64(audience.len());
+        let parts: [&[u8]; 8] = [
+            DS_SIG,
+            &self.header,
+            self.nonce,
+            &ct_len,
+            self.ciphertext,
+            self.tag,
+            &aud_len,
+            audience,
+        ];
+        with_concat::<{ MAX_BODY + INLINE_AUDIENCE + 64 }, _>(&parts, |message| {
+            key.verifying.verify_strict(message, &signature)
+        })
+        .map_err(|_| Error::Invalid)
+    }
+}
+
+/// Seals serialized claims into a token under `key`. `write_claims` serializes
+/// the claims into the slice it is given and returns how many bytes it wrote.
+pub(crate) fn seal(
+    key: &IssuerKey,
+    audience: &[u8],
+    nonce: &[u8; NONCE_LEN],
+    max_len: usize,
+    write_claims: impl FnOnce(&mut [u8]) -> Result<usize, Error>,
+) -> Result<String, Error> {
+    let mut body = [0u8; MAX_BODY];
+    let mut header = [VERSION, 0, 0, 0, 0];
+    header[1..].copy_from_slice(&key.info.id.0.to_be_bytes());
+    let ct_start = HEADER_LEN + NONCE_LEN;
+    let room = &mut body[ct_start..MAX_BODY - TAG_LEN - SIG_LEN];
+    let pt_len = match write_claims(room) {
+        Ok(n) => n,
+        Err(e) => {
+            // The serializer may have written part of the claims before failing.
+            room.zeroize();
+            return Err(e);
+        }
+    };
+    let ct_end = ct_start + pt_len;
+    let body_len = ct_end + TAG_LEN + SIG_LEN;
+    if PREFIX.len() + Base64UrlUnpadded::encoded_len(&body[..body_len]) > max_len {
+        body[ct_start..ct_end].zeroize();
+        return Err(Error::TooLarge);
+    }
+    body[..HEADER_LEN].copy_from_slice(&header);
+    body[HEADER_LEN..ct_start].copy_from_slice(nonce);
+
+    let tag = with_aad(&header, audience, |aad| {
+        key.encryption.cipher.encrypt_inout_detached(
+            nonce.into(),
+            aad,
+            (&mut body[ct_start..ct_end]).into(),
+        )
+    });
+    let tag = match tag {
+        Ok(tag) => tag,
+        Err(_) => {
+            body[ct_start..ct_end].zeroize();
+            return Err(Error::Data);
+        }
+    };
+    body[ct_end..ct_end + TAG_LEN].copy_from_slice(&tag);
+
+    let signature = {
+        let sealed = &body[ct_start..ct_end + TAG_LEN];
+        let ct_len = le64(sealed.len());
+        let aud_len = le64(audience.len());
+        key.signing
+            .try_multipart_sign(&[DS_SIG, &header, nonce, &ct_len, sealed, &aud_len, audience])
+            .map_err(|_| Error::Invalid)?
+    };
+    body[ct_end + TAG_LEN..body_len].copy_from_slice(&signature.to_bytes());
+    encode(&body[..body_len])
+}
+
+/// `"tsr1." || base64url_nopad(body)`.
+fn encode(body: &[u8]) -> Result<String, Error> {
+    let mut out = vec![0u8; PREFIX.len() + Base64UrlUnpadded::encoded_len(body)];
+    out[..PREFIX.len()].copy_from_slice(PREFIX.as_bytes());
+    Base64UrlUnpadded::encode(body, &mut out[PREFIX.len()..]).map_err(|_| Error::TooLarge)?;
+    String::from_utf8(out).map_err(|_| Error::Malformed)
+}
+
+/// A stack buffer for decrypted claims that wipes the bytes it held on drop.
+pub(crate) struct PlaintextBuf {
+    bytes: [u8; MAX_BODY],
+    used: usize,
+}
+
+impl PlaintextBuf {
+    pub(crate) fn new() -> Self {
+        PlaintextBuf {
+            bytes: [0u8; MAX_BODY],
+            used: 0,
+        }
+    }
+
+    fn fill(&mut self, from: &[u8]) -> Result<&mut [u8], Error> {
+        self.bytes[..self.used].zeroize();
+        let dest = self.bytes.get_mut(..from.len()).ok_or(Error::TooLarge)?;
+        dest.copy_from_slice(from);
+        self.used = from.len();
+        Ok(dest)
+    }
+}
+
+impl Drop for PlaintextBuf {
+    fn drop(&mut self) {
+        self.bytes[..self.used].zeroize();
+    }
+}
+
+/// Runs `f` on the AEAD associated data: `DS_AEAD || header || le64(|aud|) || aud`.
+fn with_aad<R>(header: &[u8; HEADER_LEN], audience: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
+    let aud_len = le64(audience.len());
+    with_concat::<{ INLINE_AUDIENCE + 64 }, _>(&[DS_AEAD, header, &aud_len, audience], f)
+}
+
+/// Runs `f` on the concatenation of `parts`, on the stack when it fits in `N`
+/// bytes (always, for the default limits), on the heap otherwise.
+fn with_concat<const N: usize, R>(parts: &[&[u8]], f: impl FnOnce(&[u8]) -> R) -> R {
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    if total <= N {
+        let mut buf = [0u8; N];
+        let mut at = 0;
+        for part in parts {
+            buf[at..at + part.len()].copy_from_slice(part);
+            at += part.len();
+        }
+        f(&buf[..at])
+    } else {
+        f(&parts.concat())
+    }
+}
+
+/// A length as the 8-byte little-endian prefix used in every signed field.
+fn le64(n: usize) -> [u8; 8] {
+    (n as u64).to_le_bytes()
+}
