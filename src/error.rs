@@ -11,7 +11,7 @@ use core::fmt;
 /// The enum is `#[non_exhaustive]`: match the variants you handle and keep a
 /// wildcard arm. No variant carries secret material, so errors may be logged.
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Error {
     /// The token is not a tessera token: wrong prefix, bad base64url (padding,
     /// whitespace, non-canonical bits), too short, or claims that do not decode.
@@ -45,10 +45,15 @@ pub enum Error {
     Rng,
     /// A revocation snapshot is corrupt, truncated, or not a snapshot at all.
     CorruptSnapshot,
+    /// Reading or writing a file failed.
+    Io(std::io::ErrorKind),
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Error::Io(kind) = self {
+            return write!(f, "file error: {kind}");
+        }
         f.write_str(match self {
             Error::Malformed => "malformed token",
             Error::UnsupportedVersion => "unsupported token version",
@@ -63,8 +68,15 @@ impl fmt::Display for Error {
             Error::Data => "session data could not be encoded",
             Error::Rng => "the operating system's random number generator failed",
             Error::CorruptSnapshot => "corrupt revocation snapshot",
+            Error::Io(_) => "file error",
         })
     }
 }
 
 impl std::error::Error for Error {}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Error {
+        Error::Io(e.kind())
+    }
+}

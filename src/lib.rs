@@ -4,6 +4,7 @@
 
 mod claims;
 mod error;
+mod files;
 mod issuer;
 mod keys;
 mod revocation;

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::path::Path;
 use std::sync::RwLock;
 
 use crate::claims::{SessionId, MAX_LEEWAY};
@@ -124,6 +125,31 @@ impl RevocationFilter {
             filter.revoke(id, deadline);
         }
         Ok(filter)
+    }
+}
+
+impl RevocationFilter {
+    /// Writes a snapshot to `path` atomically (temporary file, fsync, rename;
+    /// mode 0600): a reader never sees a half-written snapshot.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the file cannot be written; the previous file is then intact.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), Error> {
+        Ok(crate::files::write_atomic(
+            path.as_ref(),
+            &self.to_snapshot(),
+        )?)
+    }
+
+    /// Reads a snapshot from `path`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the file cannot be read, [`Error::CorruptSnapshot`] if
+    /// it is not an intact snapshot.
+    pub fn load(path: impl AsRef<Path>) -> Result<RevocationFilter, Error> {
+        RevocationFilter::from_snapshot(&std::fs::read(path)?)
     }
 }
 
