@@ -11,7 +11,7 @@ use core::fmt;
 /// The enum is `#[non_exhaustive]`: match the variants you handle and keep a
 /// wildcard arm. No variant carries secret material, so errors may be logged.
 #[non_exhaustive]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Error {
     /// The token is not a tessera token: wrong prefix, bad base64url (padding,
     /// whitespace, non-canonical bits), too short, or claims that do not decode.
