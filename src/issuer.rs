@@ -91,6 +91,7 @@ impl Issuer {
     }
 
     /// The policy this issuer applies.
+    #[cfg(feature = "test-util")]
     pub(crate) fn policy(&self) -> &Policy {
         &self.policy
     }

@@ -64,6 +64,7 @@ pub(crate) struct EncryptionKey {
 }
 
 impl EncryptionKey {
+    #[cfg_attr(not(feature = "test-util"), allow(dead_code))] // keyset files use it too
     pub(crate) fn from_bytes(bytes: [u8; 32]) -> Self {
         let bytes = Zeroizing::new(bytes);
         let cipher = XChaCha20Poly1305::new((&*bytes).into());
@@ -264,6 +265,7 @@ impl Keyset {
 
     /// Builds a keyset from raw parts, checking every invariant: unique ids,
     /// exactly one primary (the one named), sound Ed25519 keys.
+    #[cfg_attr(not(feature = "test-util"), allow(dead_code))] // keyset files use it too
     pub(crate) fn from_parts(keys: Vec<IssuerKey>) -> Result<Keyset, Error> {
         let mut primary = None;
         for key in &keys {
