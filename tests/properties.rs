@@ -107,4 +107,26 @@ proptest! {
         prop_assume!(spliced != a && spliced != b);
         prop_assert!(verifier.verify_at::<()>(&encode(&spliced), T0).is_err());
     }
+
+    #[test]
+    fn arbitrary_text_never_verifies(text in ".{0,300}") {
+        let (_, verifier) = pair();
+        prop_assert!(verifier.verify_at::<()>(&text, T0).is_err());
+        prop_assert!(verifier.verify_at::<()>(&format!("tsr1.{text}"), T0).is_err());
+    }
+
+    #[test]
+    fn arbitrary_bodies_never_verify(body in proptest::collection::vec(any::<u8>(), 0..400)) {
+        let (_, verifier) = pair();
+        prop_assert!(verifier.verify_at::<Data>(&encode(&body), T0).is_err());
+    }
+
+    #[test]
+    fn genuine_header_with_arbitrary_rest_is_invalid(rest in proptest::collection::vec(any::<u8>(), 104..300)) {
+        let (issuer, verifier) = pair();
+        let genuine = decode(&issuer.issue_at("alice", &(), T0).unwrap());
+        let mut body = genuine[..5].to_vec();
+        body.extend_from_slice(&rest);
+        prop_assert_eq!(verifier.verify_at::<()>(&encode(&body), T0).unwrap_err(), Error::Invalid);
+    }
 }
