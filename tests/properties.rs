@@ -112,7 +112,8 @@ proptest! {
     fn arbitrary_text_never_verifies(text in ".{0,300}") {
         let (_, verifier) = pair();
         prop_assert!(verifier.verify_at::<()>(&text, T0).is_err());
-        prop_assert!(verifier.verify_at::<()>(&format!("tsr1.{text}"), T0).is_err());
+        let prefixed = format!("tsr1.{}", text);
+        prop_assert!(verifier.verify_at::<()>(&prefixed, T0).is_err());
     }
 
     #[test]
