@@ -5,6 +5,7 @@
 //! attacker timing responses) cannot learn which of the two checks failed.
 
 use core::fmt;
+use std::path::PathBuf;
 
 /// Everything that can go wrong in tessera.
 ///
@@ -47,14 +48,31 @@ pub enum Error {
     CorruptSnapshot,
     /// Reading or writing a file failed.
     Io(std::io::ErrorKind),
+    /// A disabled key cannot be promoted; enable it (and ship the verifier
+    /// keyset) first.
+    DisabledKey,
+    /// A keyset file is not valid: bad JSON, a missing or unknown field, an
+    /// unsupported version, a key of the wrong length, duplicate ids, not
+    /// exactly one primary key, or larger than the size limit. The message says
+    /// which, and where; it never contains key material.
+    KeysetFormat(String),
+    /// An issuer keyset (it holds signing keys) was given where a verifier
+    /// keyset was expected. Verifiers need only the verifier keyset.
+    IssuerKeyset,
+    /// A secret keyset file can be read or written by its group or by others,
+    /// so it was not read (as ssh does with private keys). `mode` holds the
+    /// file's permission bits.
+    InsecurePermissions {
+        /// The file that was refused.
+        path: PathBuf,
+        /// Its permission bits, e.g. `0o644`.
+        mode: u32,
+    },
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Error::Io(kind) = self {
-            return write!(f, "file error: {kind}");
-        }
-        f.write_str(match self {
+        let text = match self {
             Error::Malformed => "malformed token",
             Error::UnsupportedVersion => "unsupported token version",
             Error::UnknownKey => "unknown key id",
@@ -68,8 +86,23 @@ impl fmt::Display for Error {
             Error::Data => "session data could not be encoded",
             Error::Rng => "the operating system's random number generator failed",
             Error::CorruptSnapshot => "corrupt revocation snapshot",
-            Error::Io(_) => "file error",
-        })
+            Error::DisabledKey => "a disabled key cannot be promoted; enable it first",
+            Error::IssuerKeyset => {
+                "this is an issuer keyset (it holds signing keys); verifiers need the \
+                 verifier keyset exported from it"
+            }
+            Error::Io(kind) => return write!(f, "file error: {kind}"),
+            Error::KeysetFormat(why) => return write!(f, "invalid keyset file: {why}"),
+            Error::InsecurePermissions { path, mode } => {
+                let path = path.display();
+                return write!(
+                    f,
+                    "{path} is accessible by group or others (mode {mode:04o}) and holds \
+                     signing keys; refusing to read it. Run: chmod 600 {path}"
+                );
+            }
+        };
+        f.write_str(text)
     }
 }
 

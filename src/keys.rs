@@ -8,13 +8,14 @@
 //! in types that zeroize on drop, and `Debug` prints key ids, never key bytes.
 
 use core::fmt;
+use std::time::Duration;
 
 use chacha20poly1305::{KeyInit, XChaCha20Poly1305};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use zeroize::Zeroizing;
 
 use crate::claims::unix_now;
-use crate::Error;
+use crate::{Error, MAX_LEEWAY};
 
 /// Names one key pair in a keyset; it travels in every token's header.
 ///
@@ -64,7 +65,7 @@ pub(crate) struct EncryptionKey {
 }
 
 impl EncryptionKey {
-    #[cfg_attr(not(feature = "test-util"), allow(dead_code))] // keyset files use it too
+    #[cfg_attr(not(any(feature = "test-util", feature = "json")), allow(dead_code))]
     pub(crate) fn from_bytes(bytes: [u8; 32]) -> Self {
         let bytes = Zeroizing::new(bytes);
         let cipher = XChaCha20Poly1305::new((&*bytes).into());
@@ -79,7 +80,7 @@ impl EncryptionKey {
     }
 
     /// The raw key bytes, for explicit export only.
-    #[allow(dead_code)] // used by the keyset file format
+    #[cfg_attr(not(feature = "json"), allow(dead_code))]
     pub(crate) fn as_bytes(&self) -> &[u8; 32] {
         &self.bytes
     }
@@ -187,11 +188,16 @@ impl Keyset {
     ///
     /// # Errors
     ///
-    /// [`Error::UnknownKey`] if `id` is not in the keyset.
+    /// [`Error::UnknownKey`] if `id` is not in the keyset; [`Error::DisabledKey`]
+    /// if it is disabled (verifiers would reject what it signs:
+    /// [`enable`](Self::enable) it and ship the verifier keyset first).
     pub fn promote(&mut self, id: KeyId) -> Result<(), Error> {
         let new = self.position(id).ok_or(Error::UnknownKey)?;
         if id == self.primary {
             return Ok(());
+        }
+        if self.keys[new].info.state == KeyState::Disabled {
+            return Err(Error::DisabledKey);
         }
         let now = unix_now();
         if let Some(old) = self.position(self.primary) {
@@ -232,6 +238,60 @@ impl Keyset {
         Ok(())
     }
 
+    /// Disables key `id`: it stays in the keyset but tokens signed with it stop
+    /// verifying (once verifiers have the new verifier keyset), until it is
+    /// [`enable`](Self::enable)d again. Disabling a disabled key does nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::PrimaryKey`] if `id` is the primary; [`Error::UnknownKey`] if it
+    /// is not in the keyset.
+    pub fn disable(&mut self, id: KeyId) -> Result<(), Error> {
+        self.set_state(id, KeyState::Disabled)
+    }
+
+    /// Enables a disabled key `id` again: it verifies, and may be promoted.
+    /// Enabling an enabled key or the primary does nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownKey`] if `id` is not in the keyset.
+    pub fn enable(&mut self, id: KeyId) -> Result<(), Error> {
+        self.set_state(id, KeyState::Enabled)
+    }
+
+    /// Retires every key whose tokens have all passed their deadline, as of
+    /// `now` (unix seconds), and returns what it removed.
+    ///
+    /// A key qualifies when it is not the primary and stopped being primary
+    /// more than `max_lifetime` + [`MAX_LEEWAY`] ago: the last token it signed
+    /// had its deadline at most `max_lifetime` after that, and no verifier
+    /// accepts a token more than the leeway past its deadline. Keys that were
+    /// never primary signed nothing, but they are kept: they are usually keys
+    /// [`add`](Self::add)ed and shipped, waiting to be promoted.
+    ///
+    /// `max_lifetime` must be the longest maximum lifetime any issuer used with
+    /// this keyset, plus the time your fleet takes to pick up a new keyset (an
+    /// issuer still holding the old file signs with the old primary).
+    pub fn prune(&mut self, max_lifetime: Duration, now: u64) -> Vec<KeyInfo> {
+        let wait = max_lifetime.as_secs().saturating_add(MAX_LEEWAY.as_secs());
+        let primary = self.primary;
+        let expired = |info: &KeyInfo| {
+            info.id != primary
+                && info
+                    .demoted_at
+                    .is_some_and(|at| at.saturating_add(wait) < now)
+        };
+        let removed = self
+            .keys
+            .iter()
+            .map(|k| k.info)
+            .filter(|info| expired(info))
+            .collect();
+        self.keys.retain(|k| !expired(&k.info));
+        removed
+    }
+
     /// The id of the key that signs new tokens.
     pub fn primary(&self) -> KeyId {
         self.primary
@@ -265,7 +325,7 @@ impl Keyset {
 
     /// Builds a keyset from raw parts, checking every invariant: unique ids,
     /// exactly one primary (the one named), sound Ed25519 keys.
-    #[cfg_attr(not(feature = "test-util"), allow(dead_code))] // keyset files use it too
+    #[cfg_attr(not(any(feature = "test-util", feature = "json")), allow(dead_code))]
     pub(crate) fn from_parts(keys: Vec<IssuerKey>) -> Result<Keyset, Error> {
         let mut primary = None;
         for key in &keys {
@@ -291,6 +351,12 @@ impl Keyset {
         Ok(set)
     }
 
+    /// Every key pair, ascending by id.
+    #[cfg(feature = "json")]
+    pub(crate) fn issuer_keys(&self) -> &[IssuerKey] {
+        &self.keys
+    }
+
     /// The primary key pair.
     pub(crate) fn primary_key(&self) -> Option<&IssuerKey> {
         self.position(self.primary).and_then(|i| self.keys.get(i))
@@ -298,6 +364,20 @@ impl Keyset {
 
     fn position(&self, id: KeyId) -> Option<usize> {
         self.keys.binary_search_by_key(&id, |k| k.info.id).ok()
+    }
+
+    /// Moves a non-primary key between [`KeyState::Enabled`] and
+    /// [`KeyState::Disabled`]; the primary may only be "enabled" (a no-op).
+    fn set_state(&mut self, id: KeyId, state: KeyState) -> Result<(), Error> {
+        let at = self.position(id).ok_or(Error::UnknownKey)?;
+        if id == self.primary {
+            return match state {
+                KeyState::Disabled => Err(Error::PrimaryKey),
+                _ => Ok(()),
+            };
+        }
+        self.keys[at].info.state = state;
+        Ok(())
     }
 
     fn insert(&mut self, key: IssuerKey) {
@@ -338,6 +418,12 @@ impl VerifierKeyset {
         self.keys.iter().map(|k| k.info).collect()
     }
 
+    /// Every key, ascending by id.
+    #[cfg(feature = "json")]
+    pub(crate) fn verifier_keys(&self) -> &[VerifierKey] {
+        &self.keys
+    }
+
     /// The key that verifies tokens under `id`, if it exists and is not disabled.
     pub(crate) fn lookup(&self, id: KeyId) -> Option<&VerifierKey> {
         self.keys
@@ -346,7 +432,7 @@ impl VerifierKeyset {
     }
 
     /// Builds a verifier keyset from raw parts, rejecting duplicate ids.
-    #[allow(dead_code)] // used by the keyset file format
+    #[cfg_attr(not(feature = "json"), allow(dead_code))]
     pub(crate) fn from_parts(mut keys: Vec<VerifierKey>) -> Result<VerifierKeyset, Error> {
         keys.sort_by_key(|k| k.info.id);
         if keys.windows(2).any(|w| w[0].info.id == w[1].info.id) {
@@ -402,6 +488,57 @@ mod tests {
         let mut ids = vec![second, third];
         ids.sort();
         assert_eq!(keys.key_ids(), ids);
+    }
+
+    #[test]
+    fn disable_enable_and_promotion_of_disabled_keys() {
+        let mut keys = Keyset::generate();
+        let first = keys.primary();
+        let second = keys.add();
+        let state = |keys: &Keyset, id| keys.key_info().iter().find(|k| k.id == id).unwrap().state;
+        assert_eq!(keys.disable(first), Err(Error::PrimaryKey));
+        assert_eq!(keys.disable(KeyId(0)), Err(Error::UnknownKey));
+        assert_eq!(keys.enable(KeyId(0)), Err(Error::UnknownKey));
+        keys.disable(second).unwrap();
+        keys.disable(second).unwrap();
+        assert_eq!(state(&keys, second), KeyState::Disabled);
+        assert_eq!(keys.promote(second), Err(Error::DisabledKey));
+        assert_eq!(keys.primary(), first);
+        keys.enable(first).unwrap();
+        assert_eq!(state(&keys, first), KeyState::Primary);
+        keys.enable(second).unwrap();
+        assert_eq!(state(&keys, second), KeyState::Enabled);
+        keys.promote(second).unwrap();
+        assert_eq!(keys.primary(), second);
+    }
+
+    #[test]
+    fn prune_retires_only_keys_demoted_long_enough_ago() {
+        let mut keys = Keyset::generate();
+        let old = keys.primary();
+        let waiting = keys.add(); // never primary: must be kept
+        let current = keys.rotate();
+        let demoted = keys
+            .key_info()
+            .iter()
+            .find(|k| k.id == old)
+            .unwrap()
+            .demoted_at
+            .unwrap();
+        let lifetime = Duration::from_secs(12 * 3600);
+        let edge = demoted + 12 * 3600 + MAX_LEEWAY.as_secs();
+        assert!(keys.prune(lifetime, edge).is_empty());
+        assert_eq!(keys.key_ids().len(), 3);
+        let removed = keys.prune(lifetime, edge + 1);
+        assert_eq!(removed.iter().map(|k| k.id).collect::<Vec<_>>(), vec![old]);
+        assert_eq!(removed[0].demoted_at, Some(demoted));
+        let mut left = vec![waiting, current];
+        left.sort();
+        assert_eq!(keys.key_ids(), left);
+        assert!(
+            keys.prune(lifetime, u64::MAX).is_empty(),
+            "primary and never-primary keys stay"
+        );
     }
 
     #[test]

@@ -6,6 +6,8 @@ mod claims;
 mod error;
 mod files;
 mod issuer;
+#[cfg(feature = "json")]
+mod keyfile;
 mod keys;
 mod revocation;
 mod token;
@@ -19,6 +21,8 @@ pub use claims::{
 };
 pub use error::Error;
 pub use issuer::Issuer;
+#[cfg(feature = "json")]
+pub use keyfile::MAX_KEYSET_FILE_LEN;
 pub use keys::{KeyId, KeyInfo, KeyState, Keyset, VerifierKeyset};
 pub use revocation::RevocationFilter;
 pub use verifier::{Verifier, DEFAULT_REVOCATION_CAPACITY, DEFAULT_REVOCATION_FP_RATE};
