@@ -1,0 +1,52 @@
+//! How a command fails: one line on standard error and an exit code.
+
+use std::fmt;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// A failed command. The message is one line and never holds key material:
+/// it is built from fixed text, file names, key ids and `tessera::Error`s,
+/// which carry no secrets.
+#[derive(Debug)]
+pub struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    /// Exit code 1: the token was rejected.
+    pub fn rejected(message: impl fmt::Display) -> Failure {
+        Failure {
+            code: 1,
+            message: format!("token rejected: {message}"),
+        }
+    }
+
+    /// Exit code 2: a usage error or a file that cannot be read, written or parsed.
+    pub fn usage(message: impl fmt::Display) -> Failure {
+        Failure {
+            code: 2,
+            message: message.to_string(),
+        }
+    }
+
+    /// A file error, prefixed with the file's name unless the error names it.
+    pub fn file(path: &Path, error: &tessera::Error) -> Failure {
+        match error {
+            tessera::Error::InsecurePermissions { .. } => Failure::usage(error),
+            _ => Failure::usage(format!("{}: {error}", path.display())),
+        }
+    }
+
+    /// The process exit code.
+    pub fn exit_code(&self) -> ExitCode {
+        ExitCode::from(self.code)
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // One line, whatever the parts contained.
+        f.write_str(&self.message.replace(['\n', '\r'], " "))
+    }
+}

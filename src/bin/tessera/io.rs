@@ -1,0 +1,148 @@
+//! Reading and writing: keyset files, standard input and output (`-`).
+
+use std::io::{self, Read, Write};
+use std::path::Path;
+
+use tessera::{Error, Keyset, VerifierKeyset, MAX_KEYSET_FILE_LEN, MAX_TOKEN_LENGTH_LIMIT};
+use zeroize::Zeroizing;
+
+use crate::failure::Failure;
+
+/// Whether a FILE argument means standard input or output.
+pub fn is_stdio(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// Reads standard input, refusing more than `limit` bytes. The buffer is
+/// allocated once, so that no copy of a secret is left by a reallocation.
+fn read_stdin(limit: usize, what: &str) -> Result<Zeroizing<String>, Failure> {
+    let mut bytes = Zeroizing::new(Vec::with_capacity(limit.saturating_add(1)));
+    io::stdin()
+        .lock()
+        .take(u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| Failure::usage(format!("cannot read {what} from standard input: {e}")))?;
+    if bytes.len() > limit {
+        return Err(Failure::usage(format!(
+            "{what} on standard input is longer than {limit} bytes"
+        )));
+    }
+    match String::from_utf8(core::mem::take(&mut *bytes)) {
+        Ok(text) => Ok(Zeroizing::new(text)),
+        Err(e) => {
+            drop(Zeroizing::new(e.into_bytes()));
+            Err(Failure::usage(format!(
+                "{what} on standard input is not UTF-8 text"
+            )))
+        }
+    }
+}
+
+/// A TOKEN argument: the token itself, or `-` for one read from standard
+/// input (surrounding whitespace, such as a final newline, is ignored).
+pub fn read_token(arg: &str) -> Result<String, Failure> {
+    if arg != "-" {
+        return Ok(arg.to_string());
+    }
+    // Room for a token at the library's limit and generous whitespace; a
+    // longer one is rejected by the length check as too large anyway.
+    let text = read_stdin(MAX_TOKEN_LENGTH_LIMIT * 2, "the token")?;
+    Ok(text.trim().to_string())
+}
+
+/// Either kind of keyset file.
+pub enum AnyKeyset {
+    /// An issuer keyset (signing keys).
+    Issuer(Keyset),
+    /// A verifier keyset.
+    Verifier(VerifierKeyset),
+}
+
+impl AnyKeyset {
+    /// The verifying half, whichever kind was read.
+    pub fn into_verifier(self) -> VerifierKeyset {
+        match self {
+            AnyKeyset::Issuer(keys) => keys.verifier_keyset(),
+            AnyKeyset::Verifier(keys) => keys,
+        }
+    }
+}
+
+/// Reads an issuer keyset from a file (refused if group or others can access
+/// it) or from standard input.
+pub fn load_issuer(path: &Path) -> Result<Keyset, Failure> {
+    let result = if is_stdio(path) {
+        Keyset::from_json(&read_stdin(MAX_KEYSET_FILE_LEN, "the keyset")?)
+    } else {
+        Keyset::load(path)
+    };
+    result.map_err(|e| Failure::file(path, &e))
+}
+
+/// Reads a verifier keyset, or an issuer keyset (checked as
+/// [`load_issuer`] does), from a file or standard input.
+pub fn load_any(path: &Path) -> Result<AnyKeyset, Failure> {
+    let result = if is_stdio(path) {
+        let text = read_stdin(MAX_KEYSET_FILE_LEN, "the keyset")?;
+        match VerifierKeyset::from_json(&text) {
+            Err(Error::IssuerKeyset) => Keyset::from_json(&text).map(AnyKeyset::Issuer),
+            other => other.map(AnyKeyset::Verifier),
+        }
+    } else {
+        match VerifierKeyset::load(path) {
+            Err(Error::IssuerKeyset) => Keyset::load(path).map(AnyKeyset::Issuer),
+            other => other.map(AnyKeyset::Verifier),
+        }
+    };
+    result.map_err(|e| Failure::file(path, &e))
+}
+
+/// Loads the issuer keyset at `path`, applies `change`, and saves it
+/// atomically; nothing is written if `change` fails.
+pub fn update<T>(
+    path: &Path,
+    change: impl FnOnce(&mut Keyset) -> Result<T, Failure>,
+) -> Result<T, Failure> {
+    if is_stdio(path) {
+        return Err(Failure::usage(
+            "a keyset cannot be updated in place on standard input; give its file",
+        ));
+    }
+    let mut keys = load_issuer(path)?;
+    let result = change(&mut keys)?;
+    keys.save(path).map_err(|e| Failure::file(path, &e))?;
+    Ok(result)
+}
+
+/// Writes a new keyset file with `save`, or `json` to standard output for
+/// `-`. An existing file is replaced only with `force`.
+pub fn write_new(
+    out: &Path,
+    force: bool,
+    json: &str,
+    save: impl FnOnce(&Path) -> Result<(), Error>,
+) -> Result<(), Failure> {
+    if is_stdio(out) {
+        return print(json);
+    }
+    if !force && out.symlink_metadata().is_ok() {
+        return Err(Failure::usage(format!(
+            "{} already exists; use --force to replace it",
+            out.display()
+        )));
+    }
+    save(out).map_err(|e| Failure::file(out, &e))
+}
+
+/// Writes `text` to standard output.
+pub fn print(text: &str) -> Result<(), Failure> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| Failure::usage(format!("cannot write to standard output: {e}")))
+}
+
+/// Writes `line` and a newline to standard output.
+pub fn println(line: impl std::fmt::Display) -> Result<(), Failure> {
+    print(&format!("{line}\n"))
+}

@@ -1,0 +1,133 @@
+//! `tessera`: keyset files, zero-downtime key rotation and token tools.
+//!
+//! Exit codes: 0 success, 1 token rejected, 2 usage or file error. Every
+//! failure is one line on standard error; none carries key material.
+
+#![forbid(unsafe_code)]
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod cli;
+mod duration;
+mod failure;
+mod io;
+mod keysets;
+mod revoke;
+mod time;
+mod tokens;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tessera::Keyset;
+
+use crate::cli::{Cli, Command};
+use crate::failure::Failure;
+use crate::revoke::Target;
+use crate::tokens::{IssueArgs, VerifyArgs};
+
+fn main() -> ExitCode {
+    quiet_panics();
+    // Usage errors exit with code 2 here, `--help` and `--version` with 0.
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            let _ = writeln!(std::io::stderr(), "tessera: {failure}");
+            failure.exit_code()
+        }
+    }
+}
+
+fn run(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Keygen { out, force } => keysets::keygen(&out, force),
+        Command::Add { file } => keysets::add(&file),
+        Command::Promote { file, key } => keysets::change_key(&file, key, Keyset::promote),
+        Command::Rotate { file } => keysets::rotate(&file),
+        Command::Disable { file, key } => keysets::change_key(&file, key, Keyset::disable),
+        Command::Enable { file, key } => keysets::change_key(&file, key, Keyset::enable),
+        Command::Retire { file, key } => keysets::change_key(&file, key, Keyset::retire),
+        Command::Prune {
+            file,
+            max_lifetime,
+            now,
+        } => keysets::prune(&file, max_lifetime, now),
+        Command::List { file, json } => keysets::list(&file, json),
+        Command::ExportVerifier { file, out, force } => {
+            keysets::export_verifier(&file, &out, force)
+        }
+        Command::Issue {
+            keys,
+            subject,
+            data,
+            idle,
+            max_lifetime,
+            audience,
+            now,
+        } => tokens::issue(&IssueArgs {
+            keys: &keys,
+            subject: &subject,
+            data: data.as_deref(),
+            idle,
+            max_lifetime,
+            audience: audience.as_deref(),
+            now,
+        }),
+        Command::Verify {
+            keys,
+            audience,
+            filter,
+            json,
+            now,
+            token,
+        } => tokens::verify(&VerifyArgs {
+            keys: &keys,
+            audience: audience.as_deref(),
+            filter: filter.as_deref(),
+            json,
+            now,
+            token: &token,
+        }),
+        Command::Inspect { token, json } => tokens::inspect(&token, json),
+        Command::Revoke {
+            filter,
+            token,
+            keys,
+            audience,
+            id,
+            deadline,
+            now,
+        } => {
+            let target = match (token.as_deref(), keys.as_deref(), id.as_deref(), deadline) {
+                (Some(token), Some(keys), None, None) => Target::Token {
+                    token,
+                    keys,
+                    audience: audience.as_deref(),
+                },
+                (None, None, Some(hex), Some(deadline)) => Target::Id { hex, deadline },
+                _ => {
+                    return Err(Failure::usage(
+                        "revoke takes --token TOKEN --keys FILE, or --id HEX --deadline UNIX",
+                    ))
+                }
+            };
+            revoke::revoke(&filter, &target, now)
+        }
+    }
+}
+
+/// A panic (which would be a bug: nothing here unwraps) prints one line and
+/// exits with code 2, never a backtrace.
+fn quiet_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let what = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("unexpected failure");
+        let _ = writeln!(std::io::stderr(), "tessera: internal error: {what}");
+        std::process::exit(2);
+    }));
+}
