@@ -14,6 +14,11 @@
 //! input so that the only copies of secrets are the zeroizing ones made here.
 //! Error messages name fields, key ids and positions, never input text.
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
 use core::fmt::Write as _;
 use std::fs::File;
 use std::io::Read;
@@ -313,8 +318,8 @@ fn check_metadata(keys: &[Entry<'_>]) -> Result<(), Error> {
         .filter(|k| k.state == StateName::Primary)
         .count();
     ids.sort_unstable();
-    if let Some(pair) = ids.windows(2).find(|w| w[0] == w[1]) {
-        return Err(format_error(format!("duplicate key id {}", pair[0])));
+    if let Some([id, _]) = ids.windows(2).find(|w| w.first() == w.get(1)) {
+        return Err(format_error(format!("duplicate key id {id}")));
     }
     match primaries {
         1 => Ok(()),

@@ -480,7 +480,7 @@ fn add_ship_promote_follows_the_runbook() {
             .as_array()
             .unwrap()
             .iter()
-            .find(|k| k["id"].to_string() == id)
+            .find(|k| k["id"].as_u64() == id.parse().ok())
             .unwrap()
             .clone()
     };

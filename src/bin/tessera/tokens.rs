@@ -251,3 +251,55 @@ pub fn inspect(token: &str, as_json: bool) -> Result<(), Failure> {
         body.len()
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera::Keyset;
+
+    #[test]
+    fn raw_data_is_exactly_the_data_bytes_of_any_application_type() {
+        let issuer = Issuer::new(Keyset::generate(), Policy::default());
+        let verifier = issuer.verifier();
+        let data = (7u32, vec!["a".to_string(), "bc".to_string()], Some(-3i64));
+        let token = issuer.issue_at("app", &data, 1_800_000_000).unwrap();
+        let session = verifier
+            .verify_at::<RawData>(&token, 1_800_000_000)
+            .unwrap();
+        assert_eq!(session.subject(), "app");
+        assert_eq!(session.data().0, postcard::to_allocvec(&data).unwrap());
+        assert_eq!(session.data().as_json(), Value::Null);
+
+        let token = issuer.issue_at("unit", &(), 1_800_000_000).unwrap();
+        let session = verifier
+            .verify_at::<RawData>(&token, 1_800_000_000)
+            .unwrap();
+        assert!(session.data().0.is_empty());
+
+        let text = r#"{"a":[1,2]}"#.to_string();
+        let token = issuer.issue_at("cli", &text, 1_800_000_000).unwrap();
+        let session = verifier
+            .verify_at::<RawData>(&token, 1_800_000_000)
+            .unwrap();
+        assert_eq!(session.data().as_json(), serde_json::json!({"a": [1, 2]}));
+    }
+
+    #[test]
+    fn error_codes_are_distinct() {
+        let errors = [
+            Error::Malformed,
+            Error::UnsupportedVersion,
+            Error::UnknownKey,
+            Error::Invalid,
+            Error::Expired,
+            Error::NotYetValid,
+            Error::Revoked,
+            Error::TooLarge,
+        ];
+        let mut codes: Vec<_> = errors.iter().map(error_code).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), errors.len());
+        assert!(!codes.contains(&"other"));
+    }
+}
