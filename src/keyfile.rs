@@ -566,6 +566,31 @@ mod tests {
         );
     }
 
+    /// The worked example in docs/FORMAT.md is what this code reads and writes.
+    #[test]
+    fn format_document_examples_match_the_code() {
+        let doc = include_str!("../docs/FORMAT.md");
+        let start = doc.find("<!-- section: keyset files").unwrap();
+        let section = &doc[start..];
+        let section = &section[..section.find("<!-- end section -->").unwrap()];
+        let blocks: Vec<&str> = section
+            .split("```json\n")
+            .skip(1)
+            .map(|b| &b[..b.find("```").unwrap()])
+            .collect();
+        assert_eq!(blocks.len(), 2);
+        let keys = Keyset::from_json(blocks[0]).unwrap();
+        assert_eq!(*keys.to_json(), blocks[0]);
+        assert_eq!(*keys.verifier_keyset().to_json(), blocks[1]);
+        assert_eq!(keys.primary(), KeyId(1_024_981_735));
+        let verifier = VerifierKeyset::from_json(blocks[1]).unwrap();
+        assert_eq!(verifier.key_info(), keys.key_info());
+        let mut pruned = keys.clone();
+        let lifetime = core::time::Duration::from_secs(12 * 3600);
+        assert!(pruned.prune(lifetime, 1_760_046_800).is_empty());
+        assert_eq!(pruned.prune(lifetime, 1_760_046_801).len(), 1);
+    }
+
     #[test]
     fn rendered_size_stays_within_the_preallocated_buffer() {
         let keys = (0..64u32)
