@@ -473,10 +473,10 @@ fn read_file(path: &Path, secret: bool) -> Result<Zeroizing<String>, Error> {
     if meta.len() > limit {
         return Err(too_large());
     }
-    // Room for the whole file and one byte more, so that reading to the end
-    // never reallocates (a file that grows meanwhile is still bounded).
-    let expected = usize::try_from(meta.len()).unwrap_or(MAX_KEYSET_FILE_LEN);
-    let mut bytes = Zeroizing::new(Vec::with_capacity(expected + 1));
+    // Room for the largest file and one byte more, so that reading to the end
+    // never reallocates, even for a file that grows meanwhile or is not a
+    // regular file (whose reported length is 0).
+    let mut bytes = Zeroizing::new(Vec::with_capacity(MAX_KEYSET_FILE_LEN + 1));
     file.take(limit + 1).read_to_end(&mut bytes)?;
     if bytes.len() > MAX_KEYSET_FILE_LEN {
         return Err(too_large());

@@ -30,6 +30,24 @@ impl Failure {
         }
     }
 
+    /// A usage error from clap, on one line: its message and any tip, without
+    /// the usage summary (`--help` has it).
+    pub fn from_clap(error: &clap::Error) -> Failure {
+        let rendered = error.render().to_string();
+        let parts: Vec<String> = rendered
+            .split("\n\n")
+            .map(str::trim)
+            .filter(|p| {
+                !p.is_empty() && !p.starts_with("Usage:") && !p.starts_with("For more information")
+            })
+            .map(|p| {
+                let p = p.strip_prefix("error: ").unwrap_or(p);
+                p.split_whitespace().collect::<Vec<_>>().join(" ")
+            })
+            .collect();
+        Failure::usage(format!("{} (try --help)", parts.join("; ")))
+    }
+
     /// A file error, prefixed with the file's name unless the error names it.
     pub fn file(path: &Path, error: &tessera::Error) -> Failure {
         match error {

@@ -13,6 +13,16 @@ pub fn is_stdio(path: &Path) -> bool {
     path.as_os_str() == "-"
 }
 
+/// Refuses two arguments that would both read standard input.
+pub fn one_stdin(first: &Path, second: &str) -> Result<(), Failure> {
+    if is_stdio(first) && second == "-" {
+        return Err(Failure::usage(
+            "only one of the keyset and the token can come from standard input",
+        ));
+    }
+    Ok(())
+}
+
 /// Reads standard input, refusing more than `limit` bytes. The buffer is
 /// allocated once, so that no copy of a secret is left by a reallocation.
 fn read_stdin(limit: usize, what: &str) -> Result<Zeroizing<String>, Failure> {

@@ -21,6 +21,7 @@ mod tokens;
 use std::io::Write;
 use std::process::ExitCode;
 
+use clap::error::ErrorKind;
 use clap::Parser;
 use tessera::Keyset;
 
@@ -31,9 +32,17 @@ use crate::tokens::{IssueArgs, VerifyArgs};
 
 fn main() -> ExitCode {
     quiet_panics();
-    // Usage errors exit with code 2 here, `--help` and `--version` with 0.
-    let cli = Cli::parse();
-    match run(cli.command) {
+    let result = match Cli::try_parse() {
+        Ok(cli) => run(cli.command),
+        Err(e) => match e.kind() {
+            // Help and version exit 0; help shown for a missing subcommand, 2.
+            ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
+            _ => Err(Failure::from_clap(&e)),
+        },
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             let _ = writeln!(std::io::stderr(), "tessera: {failure}");

@@ -34,6 +34,7 @@ pub fn revoke(filter: &Path, target: &Target<'_>, now: Option<u64>) -> Result<()
             keys,
             audience,
         } => {
+            io::one_stdin(keys, token)?;
             let token = io::read_token(token)?;
             let session = verifier(keys, *audience, None)?
                 .verify_at::<RawData>(&token, now)

@@ -88,6 +88,7 @@ pub struct VerifyArgs<'a> {
 /// `verify`: exit 0 and the session if valid; exit 1 and the reason if not.
 /// With `--json`, standard output gets a JSON object either way.
 pub fn verify(args: &VerifyArgs<'_>) -> Result<(), Failure> {
+    io::one_stdin(args.keys, args.token)?;
     let verifier = verifier(args.keys, args.audience, args.filter)?;
     let token = io::read_token(args.token)?;
     match verifier.verify_at::<RawData>(&token, now_or(args.now)) {
