@@ -36,8 +36,8 @@ use crate::keys::{
 };
 use crate::Error;
 
-/// The largest keyset file, in bytes, that is read or parsed (1 MiB: about
-/// four thousand keys). Larger input is refused before parsing.
+/// The largest keyset file, in bytes, that is read or parsed (1 MiB: some
+/// 2,500 keys). Larger input is refused before parsing.
 pub const MAX_KEYSET_FILE_LEN: usize = 1 << 20;
 
 /// The `format` of an issuer keyset file.
@@ -73,6 +73,23 @@ impl Keyset {
     /// Parses an issuer keyset file. Every key is checked: lengths, canonical
     /// base64url, that each verifying key matches its signing key, unique ids
     /// and exactly one primary. Requires the `json` feature.
+    ///
+    /// ```
+    /// use tessera::{Keyset, VerifierKeyset};
+    ///
+    /// let mut keys = Keyset::generate();
+    /// keys.add();
+    /// let file = keys.to_json(); // a Zeroizing<String>: wiped when dropped
+    /// let back = Keyset::from_json(&file)?;
+    /// assert_eq!(back.key_info(), keys.key_info());
+    ///
+    /// // Verifiers get the half without signing keys.
+    /// let shipped = keys.verifier_keyset().to_json();
+    /// assert!(!shipped.contains("signing_key"));
+    /// let verifier_keys = VerifierKeyset::from_json(&shipped)?;
+    /// assert_eq!(verifier_keys.key_ids(), keys.key_ids());
+    /// # Ok::<(), tessera::Error>(())
+    /// ```
     ///
     /// # Errors
     ///
