@@ -473,6 +473,11 @@ fn too_large() -> Error {
 fn read_file(path: &Path, secret: bool) -> Result<Zeroizing<String>, Error> {
     let file = File::open(path)?;
     let meta = file.metadata()?;
+    // Opening a folder succeeds on Unix; say what is wrong rather than
+    // complaining about its permissions.
+    if meta.is_dir() {
+        return Err(Error::Io(std::io::ErrorKind::IsADirectory));
+    }
     #[cfg(unix)]
     if secret {
         use std::os::unix::fs::PermissionsExt;
@@ -825,6 +830,10 @@ mod tests {
         assert_eq!(
             Keyset::load(dir.join("missing.json")).err(),
             Some(Error::Io(std::io::ErrorKind::NotFound))
+        );
+        assert_eq!(
+            Keyset::load(&dir).err(),
+            Some(Error::Io(std::io::ErrorKind::IsADirectory))
         );
         let big = dir.join("big.json");
         std::fs::write(&big, vec![b' '; MAX_KEYSET_FILE_LEN + 1]).unwrap();
