@@ -1,26 +1,94 @@
 //! The revocation filter: the only per-session state a verifier keeps.
 //!
-//! This first version is exact (a map from session id to deadline behind a
-//! read-write lock): correct, with no false positives, but neither compact nor
-//! lock-free. Its replacement, a generational blocked Bloom filter, keeps the
-//! same API and snapshot guarantees.
+//! # Design
+//!
+//! * **Generations by deadline.** A revoked session never outlives its
+//!   deadline, so revocations are grouped by deadline into one-hour buckets
+//!   ([`BUCKET_SECS`]). A lookup probes only the generation its deadline falls
+//!   in, and [`prune`](RevocationFilter::prune) drops whole generations once
+//!   every deadline in them is more than [`MAX_LEEWAY`] in the past. One hour is
+//!   the leeway itself: a dead revocation is held between one and two hours
+//!   past its deadline, and with the default 12-hour lifetime about fourteen
+//!   generations are alive at once. Narrower buckets would mean more, smaller
+//!   generations (more sizing guesswork per revocation); wider ones would keep
+//!   dead revocations longer. Nothing about the deadline spread is assumed.
+//! * **Blocked Bloom filters.** Each generation is a chain of sub-filters made
+//!   of 512-bit blocks, one 64-byte cache line each. A session id is 16
+//!   uniformly random secret bytes, so its bits index the filter directly, with
+//!   no hashing: the high 64 bits pick the block (multiply-shift, so block
+//!   counts need not be powers of two) and the low bits give `k` nine-bit
+//!   positions inside it. `k` and the block count are chosen per sub-filter
+//!   from the exact false-positive rate of a blocked filter (a Poisson sum over
+//!   block loads), not from the classic formula, which is optimistic for
+//!   blocks.
+//! * **Memory follows revocations.** Nothing is allocated until the first
+//!   revocation; a generation is created on its first revocation with a small
+//!   sub-filter ([`MIN_SUB_CAPACITY`] ids). When the newest sub-filter is full,
+//!   the generation grows by chaining a new one (a scalable Bloom filter). Its
+//!   size is the generation's *share* of the capacity still unused (capacity
+//!   minus revocations held, over live generations), kept between a quarter and
+//!   all of what the generation already holds, so a generation at most doubles
+//!   and a filter that is sized well rarely chains more than a few times per
+//!   generation. Past the stated capacity it doubles each time.
+//! * **False-positive budget.** A lookup in a generation is a false positive
+//!   if any of its sub-filters says so, so the sub-filters' rates must add up to
+//!   at most the filter's rate. Each new sub-filter takes a part of what its
+//!   generation has not yet spent, in proportion to its size against the
+//!   revocations the generation is still expected to get, and never more than
+//!   half: the sum converges below `fp_rate` however far the generation grows,
+//!   including many times over capacity. A Bloom filter has no false negatives,
+//!   and no operation here ever clears a bit of a live generation.
+//! * **Concurrency.** Bits are `AtomicU64` words: inserts `fetch_or` and
+//!   lookups `load`, both `Relaxed` (see [`Block`]). A generation's chain is
+//!   append-only, linked through [`OnceLock`]s, so lookups walk it without
+//!   locks and an insert racing with growth lands in a sub-filter that stays in
+//!   the chain. The sorted table of generations sits behind an [`RwLock`]: a
+//!   lookup holds the read side while it probes (tens of nanoseconds), and the
+//!   write side is taken only to insert or remove a pointer (a new generation,
+//!   `prune`); building and freeing generations happens outside it.
+//! * **Snapshots** are versioned, CRC-32-checked and parsed with every length
+//!   bounded by the input (docs/FORMAT.md).
 
-use std::collections::HashMap;
 use std::fmt;
+use std::mem::size_of;
 use std::path::Path;
-use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::claims::{SessionId, MAX_LEEWAY};
 use crate::Error;
 
+/// Width of a generation, in seconds of deadline.
+const BUCKET_SECS: u64 = 3600;
+/// Bits in a block: one 64-byte cache line.
+const BLOCK_BITS: u32 = 512;
+/// `u64` words in a block.
+const BLOCK_WORDS: usize = 8;
+/// Bytes in a block.
+const BLOCK_BYTES: usize = 64;
+/// Most bit positions per id: 10 nine-bit positions use the low 90 bits of the
+/// id; the block index comes from the high 64 (mostly their top bits).
+const MAX_K: u32 = 10;
+/// Ids the first sub-filter of a generation holds.
+const MIN_SUB_CAPACITY: u64 = 64;
+/// Largest part of its generation's unspent false-positive budget a new
+/// sub-filter may take.
+const MAX_BUDGET_SHARE: f64 = 0.5;
+/// Range accepted for `fp_rate`; values outside it are clamped.
+const MIN_FP_RATE: f64 = 1e-9;
+const MAX_FP_RATE: f64 = 0.5;
+
 const SNAPSHOT_MAGIC: &[u8; 4] = b"TSRV";
-const SNAPSHOT_VERSION: u8 = 0;
-const ENTRY_LEN: usize = 16 + 8;
-const HEADER_LEN: usize = 4 + 1 + 8;
+const SNAPSHOT_VERSION: u8 = 1;
 const CHECK_LEN: usize = 4;
 
-/// Remembers revoked sessions until their deadline (plus the maximum leeway).
-/// `Send + Sync`. Never reads the clock: it is told the time.
+/// Remembers revoked sessions until their deadline plus the maximum leeway, in
+/// a compact generational Bloom filter: it may wrongly report a session as
+/// revoked (at most `fp_rate` of lookups; the user signs in again), never the
+/// reverse.
+///
+/// `Send + Sync`: share it behind an `Arc`. Lookups and inserts do not wait on
+/// each other. Never reads the clock: [`prune`](Self::prune) is told the time.
 ///
 /// ```
 /// use tessera::{RevocationFilter, SessionId};
@@ -33,72 +101,444 @@ const CHECK_LEN: usize = 4;
 /// # Ok::<(), tessera::Error>(())
 /// ```
 pub struct RevocationFilter {
-    capacity: usize,
+    capacity: u64,
     fp_rate: f64,
-    revoked: RwLock<HashMap<SessionId, u64>>,
+    /// Live generations, sorted by bucket, no two with the same bucket.
+    generations: RwLock<Vec<Arc<Generation>>>,
+}
+
+/// The revocations whose deadlines fall in one bucket.
+struct Generation {
+    /// `deadline / BUCKET_SECS` for every deadline in it.
+    bucket: u64,
+    /// The oldest sub-filter; the rest hang off it.
+    first: SubFilter,
+}
+
+/// One blocked Bloom filter in a generation's chain.
+struct SubFilter {
+    blocks: Box<[Block]>,
+    /// Bit positions set per id.
+    k: u32,
+    /// Ids it was sized for.
+    capacity: u64,
+    /// Its false-positive rate when full.
+    fp_target: f64,
+    /// Ids inserted, never more than `capacity` (slots are reserved first).
+    count: AtomicU64,
+    /// The next, newer sub-filter, once this one is full.
+    next: OnceLock<Box<SubFilter>>,
+}
+
+/// A 512-bit block, aligned so that it is exactly one cache line.
+///
+/// Memory ordering: inserts `fetch_or` and lookups `load` with `Relaxed`. A
+/// bit publishes nothing but itself, so no acquire/release pairing is needed
+/// for it: once `revoke` has returned, any lookup that happens after it (via a
+/// join, a channel, a lock, the application's own synchronisation) sees the
+/// bits by write-read coherence. A lookup racing with the `revoke` of the same
+/// id may see some of its bits and answer "not revoked"; that is the same as
+/// running before it. The sub-filter holding the block is published through
+/// a `OnceLock` or the generations lock, both acquire/release, so its zeroed
+/// words are seen before any bit set in them.
+#[derive(Default)]
+#[repr(align(64))]
+struct Block([AtomicU64; BLOCK_WORDS]);
+
+/// The bucket a deadline falls in.
+fn bucket_of(deadline: u64) -> u64 {
+    deadline / BUCKET_SECS
+}
+
+/// Whether every deadline in `bucket` is more than the maximum leeway before
+/// `now`: the last deadline in it is `(bucket + 1) * BUCKET_SECS - 1`.
+fn is_expired(bucket: u64, now: u64) -> bool {
+    bucket
+        .saturating_add(1)
+        .saturating_mul(BUCKET_SECS)
+        .saturating_add(MAX_LEEWAY.as_secs())
+        <= now
 }
 
 impl RevocationFilter {
-    /// A filter sized for `capacity` revocations alive at once at false-positive
-    /// rate `fp_rate`.
+    /// A filter sized for `capacity` revocations alive at once, at false-positive
+    /// rate `fp_rate` per lookup.
+    ///
+    /// Nothing is allocated yet: memory follows the revocations held, whatever
+    /// `capacity` says. Past `capacity` the filter keeps growing and keeps its
+    /// rate, at some cost in memory. `fp_rate` is clamped to `[1e-9, 0.5]`
+    /// (NaN counts as 0.5) and a zero capacity counts as one.
     pub fn new(capacity: usize, fp_rate: f64) -> RevocationFilter {
+        let fp_rate = if fp_rate.is_nan() {
+            MAX_FP_RATE
+        } else {
+            fp_rate.clamp(MIN_FP_RATE, MAX_FP_RATE)
+        };
         RevocationFilter {
-            capacity,
+            capacity: u64::try_from(capacity).unwrap_or(u64::MAX).max(1),
             fp_rate,
-            revoked: RwLock::new(HashMap::new()),
+            generations: RwLock::new(Vec::new()),
         }
     }
 
-    /// Revokes session `id` until `deadline` (unix seconds).
+    /// Revokes session `id` until `deadline` (unix seconds), and through the
+    /// leeway after it.
     pub fn revoke(&self, id: SessionId, deadline: u64) {
-        let mut map = self.revoked.write().unwrap_or_else(|e| e.into_inner());
-        let entry = map.entry(id).or_insert(deadline);
-        *entry = (*entry).max(deadline);
+        let bucket = bucket_of(deadline);
+        let generation = match self.generation(bucket) {
+            Some(generation) => generation,
+            None => self.add_generation(bucket),
+        };
+        // Already reported revoked (a duplicate, or a false positive that will
+        // stay one): nothing to add, and no capacity spent on it.
+        if generation.contains(&id) {
+            return;
+        }
+        let mut sub = &generation.first;
+        loop {
+            if let Some(next) = sub.next.get() {
+                sub = next;
+            } else if sub.try_reserve() {
+                sub.insert(&id);
+                return;
+            } else {
+                // Full. Whoever initialises `next` first sizes it; an insert
+                // racing with this one lands in `sub` or in `next`, both of
+                // which stay in the chain that lookups walk.
+                let (held, live) = self.usage();
+                sub = sub
+                    .next
+                    .get_or_init(|| Box::new(self.plan_growth(&generation, held, live)));
+            }
+        }
     }
 
-    /// Whether session `id` with this `deadline` was revoked.
+    /// Whether session `id`, whose deadline is `deadline`, was revoked (or is a
+    /// false positive). Probes only the generation `deadline` falls in.
     pub fn is_revoked(&self, id: SessionId, deadline: u64) -> bool {
-        let _ = deadline;
-        let map = self.revoked.read().unwrap_or_else(|e| e.into_inner());
-        map.contains_key(&id)
+        let bucket = bucket_of(deadline);
+        let table = self.read();
+        match table.binary_search_by_key(&bucket, |g| g.bucket) {
+            Ok(i) => table.get(i).is_some_and(|g| g.contains(&id)),
+            Err(_) => false,
+        }
     }
 
-    /// Forgets revocations whose deadline is more than the maximum leeway before `now`.
+    /// Forgets every generation whose deadlines are all more than
+    /// [`MAX_LEEWAY`](crate::MAX_LEEWAY) before `now` (unix seconds): until
+    /// then a verifier with the largest leeway could still accept the session.
+    /// A revocation is forgotten between one and two hours after that (the
+    /// bucket width), never sooner.
+    ///
+    /// A `revoke` racing with the `prune` that drops its generation is lost,
+    /// exactly as if it had run just before; such a session is past its
+    /// deadline and leeway by `now`.
     pub fn prune(&self, now: u64) {
-        let horizon = now.saturating_sub(MAX_LEEWAY.as_secs());
-        let mut map = self.revoked.write().unwrap_or_else(|e| e.into_inner());
-        map.retain(|_, deadline| *deadline >= horizon);
+        let removed: Vec<Arc<Generation>> = {
+            let mut table = self.write();
+            // Sorted by bucket, so the expired generations are a prefix.
+            let keep_from = table.partition_point(|g| is_expired(g.bucket, now));
+            table.drain(..keep_from).collect()
+        };
+        // Freed here, after the lock is released.
+        drop(removed);
     }
 
-    /// Heap bytes held.
+    /// Heap bytes held: this struct (it lives behind an `Arc` in a
+    /// [`Verifier`](crate::Verifier)), the generation table, every generation
+    /// and sub-filter header and every block. Allocator overhead is not
+    /// counted.
     pub fn memory_bytes(&self) -> usize {
-        let map = self.revoked.read().unwrap_or_else(|e| e.into_inner());
-        map.capacity() * (ENTRY_LEN + 1)
+        let table = self.read();
+        let mut bytes = size_of::<Self>() + table.capacity() * size_of::<Arc<Generation>>();
+        for generation in table.iter() {
+            // The Arc's two reference counts, then the generation.
+            bytes += 2 * size_of::<usize>() + size_of::<Generation>();
+            for (i, sub) in generation.chain().enumerate() {
+                if i > 0 {
+                    bytes += size_of::<SubFilter>();
+                }
+                bytes += sub.blocks.len() * BLOCK_BYTES;
+            }
+        }
+        bytes
     }
 
-    /// A versioned binary snapshot with a CRC-32 integrity check (docs/FORMAT.md).
+    /// Revocations held: every id inserted into a live generation (duplicates
+    /// and ids already reported revoked are not inserted).
+    fn held(table: &[Arc<Generation>]) -> u64 {
+        table.iter().map(|g| g.held()).fold(0, u64::saturating_add)
+    }
+
+    /// Revocations held and live generations.
+    fn usage(&self) -> (u64, u64) {
+        let table = self.read();
+        let live = u64::try_from(table.len()).unwrap_or(u64::MAX);
+        (Self::held(&table), live)
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Vec<Arc<Generation>>> {
+        // Nothing panics while the lock is held, and the table is consistent
+        // between statements, so a poisoned lock is still a good one.
+        self.generations.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Vec<Arc<Generation>>> {
+        self.generations.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The live generation for `bucket`, if any.
+    fn generation(&self, bucket: u64) -> Option<Arc<Generation>> {
+        let table = self.read();
+        let i = table.binary_search_by_key(&bucket, |g| g.bucket).ok()?;
+        table.get(i).cloned()
+    }
+
+    /// Creates the generation for `bucket`, or returns the one another thread
+    /// created meanwhile. The first sub-filter is built before the write lock
+    /// is taken.
+    fn add_generation(&self, bucket: u64) -> Arc<Generation> {
+        let (held, live) = self.usage();
+        let expected = self.share(held, live.saturating_add(1));
+        let fresh = Arc::new(Generation {
+            bucket,
+            first: SubFilter::new(
+                MIN_SUB_CAPACITY,
+                self.budget_part(self.fp_rate, MIN_SUB_CAPACITY, expected),
+            ),
+        });
+        let mut table = self.write();
+        match table.binary_search_by_key(&bucket, |g| g.bucket) {
+            Ok(i) => table.get(i).cloned().unwrap_or(fresh),
+            Err(i) => {
+                table.insert(i, Arc::clone(&fresh));
+                fresh
+            }
+        }
+    }
+
+    /// A generation's share of the capacity not yet used by the `held`
+    /// revocations, split evenly over `live` generations.
+    fn share(&self, held: u64, live: u64) -> u64 {
+        self.capacity.saturating_sub(held) / live.max(1)
+    }
+
+    /// The part of `unspent` false-positive budget a sub-filter for `size` ids
+    /// takes when `expected` more ids are expected in its generation: in
+    /// proportion, and never more than half.
+    fn budget_part(&self, unspent: f64, size: u64, expected: u64) -> f64 {
+        let part = (size as f64 / expected.max(size).max(1) as f64).min(MAX_BUDGET_SHARE);
+        // Rounding must not let the budget reach zero (a zero target would ask
+        // for an unbounded filter); far below anything reachable.
+        (unspent * part).max(self.fp_rate * 1e-15)
+    }
+
+    /// The next sub-filter for `generation`, now full: sized for the
+    /// generation's share of the unused capacity, between a quarter and all of
+    /// what it holds (doubling past capacity), with its part of the unspent
+    /// budget.
+    fn plan_growth(&self, generation: &Generation, held: u64, live: u64) -> SubFilter {
+        let holds = generation.held();
+        let expected = if held < self.capacity {
+            self.share(held, live)
+        } else {
+            holds
+        };
+        let size = expected.clamp(holds / 4, holds).max(MIN_SUB_CAPACITY);
+        let spent: f64 = generation.chain().map(|s| s.fp_target).sum();
+        let unspent = (self.fp_rate - spent).max(0.0);
+        SubFilter::new(size, self.budget_part(unspent, size, expected))
+    }
+}
+
+impl Generation {
+    fn chain(&self) -> impl Iterator<Item = &SubFilter> {
+        std::iter::successors(Some(&self.first), |s| s.next.get().map(|b| &**b))
+    }
+
+    fn contains(&self, id: &SessionId) -> bool {
+        self.chain().any(|s| s.contains(id))
+    }
+
+    fn held(&self) -> u64 {
+        self.chain()
+            .map(|s| s.count.load(Ordering::Relaxed))
+            .fold(0, u64::saturating_add)
+    }
+}
+
+impl SubFilter {
+    /// An empty sub-filter for `capacity` ids at false-positive rate `fp_target`.
+    fn new(capacity: u64, fp_target: f64) -> SubFilter {
+        let (k, per_block) = design(fp_target);
+        // Float to integer casts saturate; at least one block.
+        let blocks = ((capacity as f64 / per_block).ceil() as usize).max(1);
+        SubFilter::with_blocks(
+            (0..blocks).map(|_| Block::default()).collect(),
+            k,
+            capacity,
+            fp_target,
+            0,
+        )
+    }
+
+    fn with_blocks(
+        blocks: Box<[Block]>,
+        k: u32,
+        capacity: u64,
+        fp_target: f64,
+        count: u64,
+    ) -> SubFilter {
+        SubFilter {
+            blocks,
+            k,
+            capacity,
+            fp_target,
+            count: AtomicU64::new(count),
+            next: OnceLock::new(),
+        }
+    }
+
+    /// Takes one of the free slots, if any. `Relaxed`: the count publishes no
+    /// data; it only decides when to grow.
+    fn try_reserve(&self) -> bool {
+        self.count
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < self.capacity).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    /// The block for `id` and its bit positions (the low bits of the id).
+    fn locate(&self, id: &SessionId) -> Option<(&Block, u128)> {
+        let bits = u128::from_le_bytes(id.0);
+        let high = (bits >> 64) as u64;
+        let blocks = self.blocks.len() as u64;
+        // Multiply-shift: uniform over `0..blocks`, always in range.
+        let index = ((u128::from(high) * u128::from(blocks)) >> 64) as usize;
+        Some((self.blocks.get(index)?, bits))
+    }
+
+    fn contains(&self, id: &SessionId) -> bool {
+        let Some((block, mut positions)) = self.locate(id) else {
+            return false;
+        };
+        for _ in 0..self.k {
+            let bit = (positions % u128::from(BLOCK_BITS)) as usize;
+            positions >>= 9;
+            // `bit / 64` is at most 7: the index cannot fail.
+            if block.0[bit / 64].load(Ordering::Relaxed) & (1 << (bit % 64)) == 0 {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn insert(&self, id: &SessionId) {
+        let Some((block, mut positions)) = self.locate(id) else {
+            return;
+        };
+        let mut masks = [0u64; BLOCK_WORDS];
+        for _ in 0..self.k {
+            let bit = (positions % u128::from(BLOCK_BITS)) as usize;
+            positions >>= 9;
+            masks[bit / 64] |= 1 << (bit % 64);
+        }
+        for (word, mask) in block.0.iter().zip(masks) {
+            if mask != 0 {
+                word.fetch_or(mask, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// Bit positions per id and ids per block for a blocked filter whose rate,
+/// when full, is at most `fp_target`: the `k` that packs the most ids.
+fn design(fp_target: f64) -> (u32, f64) {
+    let mut best = (MAX_K, 0.0);
+    for k in 1..=MAX_K {
+        // The rate grows with the load: bisect for the largest load that meets
+        // the target.
+        let (mut low, mut high) = (0.0f64, f64::from(BLOCK_BITS) / 2.0);
+        for _ in 0..40 {
+            let mid = (low + high) / 2.0;
+            if blocked_fp_rate(mid, k) <= fp_target {
+                low = mid;
+            } else {
+                high = mid;
+            }
+        }
+        if low > best.1 {
+            best = (k, low);
+        }
+    }
+    // A target so tight that not even a fraction of an id fits a block is out
+    // of reach (below 1e-30); fall back to a sparse filter rather than divide
+    // by zero.
+    (best.0, best.1.max(1e-3))
+}
+
+/// False-positive rate of a blocked Bloom filter holding `load` ids per
+/// 512-bit block on average, `k` positions per id (independent, so possibly
+/// repeated, as the id bits give them): the Poisson-weighted rate over the
+/// number of ids in the probed block.
+fn blocked_fp_rate(load: f64, k: u32) -> f64 {
+    let k_int = i32::try_from(k).unwrap_or(i32::MAX);
+    // Probability that one given bit stays clear after one id is added.
+    let clear_per_id = (1.0 - 1.0 / f64::from(BLOCK_BITS)).powi(k_int);
+    let mut poisson = (-load).exp();
+    let mut clear = 1.0f64;
+    let mut rate = 0.0;
+    let last = (load + 12.0 * load.sqrt() + 24.0) as u32;
+    for ids in 0..=last {
+        rate += poisson * (1.0 - clear).powi(k_int);
+        clear *= clear_per_id;
+        poisson *= load / f64::from(ids + 1);
+    }
+    rate
+}
+
+impl RevocationFilter {
+    /// A versioned binary snapshot with a CRC-32 integrity check; the format is
+    /// in docs/FORMAT.md. Revocations made while it is taken may or may not be
+    /// in it.
     pub fn to_snapshot(&self) -> Vec<u8> {
-        let map = self.revoked.read().unwrap_or_else(|e| e.into_inner());
-        let mut out = Vec::with_capacity(HEADER_LEN + map.len() * ENTRY_LEN + CHECK_LEN);
+        let table = self.read();
+        let mut out = Vec::new();
         out.extend_from_slice(SNAPSHOT_MAGIC);
         out.push(SNAPSHOT_VERSION);
-        out.extend_from_slice(&(map.len() as u64).to_le_bytes());
-        let mut entries: Vec<_> = map.iter().collect();
-        entries.sort();
-        for (id, deadline) in entries {
-            out.extend_from_slice(&id.0);
-            out.extend_from_slice(&deadline.to_le_bytes());
+        out.extend_from_slice(&self.capacity.to_le_bytes());
+        out.extend_from_slice(&self.fp_rate.to_bits().to_le_bytes());
+        out.extend_from_slice(&(table.len() as u64).to_le_bytes());
+        for generation in table.iter() {
+            out.extend_from_slice(&generation.bucket.to_le_bytes());
+            out.extend_from_slice(&(generation.chain().count() as u64).to_le_bytes());
+            for sub in generation.chain() {
+                out.extend_from_slice(&sub.capacity.to_le_bytes());
+                let count = sub.count.load(Ordering::Relaxed);
+                out.extend_from_slice(&count.to_le_bytes());
+                out.extend_from_slice(&sub.fp_target.to_bits().to_le_bytes());
+                out.extend_from_slice(&sub.k.to_le_bytes());
+                out.extend_from_slice(&(sub.blocks.len() as u64).to_le_bytes());
+                for word in sub.blocks.iter().flat_map(|b| &b.0) {
+                    out.extend_from_slice(&word.load(Ordering::Relaxed).to_le_bytes());
+                }
+            }
         }
         let check = crc32(&out);
         out.extend_from_slice(&check.to_le_bytes());
         out
     }
 
-    /// Loads a snapshot made by [`to_snapshot`](Self::to_snapshot).
+    /// Loads a snapshot made by [`to_snapshot`](Self::to_snapshot), with the
+    /// capacity, rate and revocations it was taken with.
     ///
     /// # Errors
     ///
-    /// [`Error::CorruptSnapshot`] for anything that is not an intact snapshot.
+    /// [`Error::CorruptSnapshot`] for anything that is not an intact snapshot
+    /// of this version: wrong magic or version, failed check, truncated, extra
+    /// bytes, or values out of range. Never a partial or empty filter.
+    /// Allocation is bounded by the length of `bytes`.
     pub fn from_snapshot(bytes: &[u8]) -> Result<RevocationFilter, Error> {
         let (content, check) = bytes
             .split_last_chunk::<CHECK_LEN>()
@@ -106,25 +546,140 @@ impl RevocationFilter {
         if crc32(content) != u32::from_le_bytes(*check) {
             return Err(Error::CorruptSnapshot);
         }
-        let (header, entries) = content
-            .split_first_chunk::<HEADER_LEN>()
-            .ok_or(Error::CorruptSnapshot)?;
-        if &header[..4] != SNAPSHOT_MAGIC || header[4] != SNAPSHOT_VERSION {
+        let mut input = Reader(content);
+        if input.take(SNAPSHOT_MAGIC.len())? != SNAPSHOT_MAGIC
+            || input.take(1)? != [SNAPSHOT_VERSION]
+        {
             return Err(Error::CorruptSnapshot);
         }
-        let count = u64::from_le_bytes(header[5..].try_into().map_err(|_| Error::CorruptSnapshot)?);
-        if entries.len() % ENTRY_LEN != 0 || (entries.len() / ENTRY_LEN) as u64 != count {
+        let capacity = input.u64()?;
+        let fp_rate = input.f64()?;
+        let capacity = usize::try_from(capacity).map_err(|_| Error::CorruptSnapshot)?;
+        let filter = RevocationFilter::new(capacity, fp_rate);
+        if filter.capacity != capacity as u64 || filter.fp_rate.to_bits() != fp_rate.to_bits() {
             return Err(Error::CorruptSnapshot);
         }
-        let filter = RevocationFilter::new(entries.len() / ENTRY_LEN, 0.0);
-        for entry in entries.chunks_exact(ENTRY_LEN) {
-            let (id, deadline) = entry.split_at(16);
-            let id = SessionId(id.try_into().map_err(|_| Error::CorruptSnapshot)?);
-            let deadline =
-                u64::from_le_bytes(deadline.try_into().map_err(|_| Error::CorruptSnapshot)?);
-            filter.revoke(id, deadline);
+        let generations = input.count(GENERATION_MIN_BYTES)?;
+        let mut table = Vec::with_capacity(generations);
+        for _ in 0..generations {
+            let generation = input.generation()?;
+            if table
+                .last()
+                .is_some_and(|g: &Arc<Generation>| g.bucket >= generation.bucket)
+            {
+                return Err(Error::CorruptSnapshot);
+            }
+            table.push(Arc::new(generation));
         }
+        if !input.0.is_empty() {
+            return Err(Error::CorruptSnapshot);
+        }
+        *filter.write() = table;
         Ok(filter)
+    }
+}
+
+/// Bytes of the smallest generation and sub-filter records, to bound counts by
+/// the input before allocating for them.
+const SUB_FILTER_MIN_BYTES: usize = 8 + 8 + 8 + 4 + 8 + BLOCK_BYTES;
+const GENERATION_MIN_BYTES: usize = 8 + 8 + SUB_FILTER_MIN_BYTES;
+
+/// Reads a snapshot front to back; every read fails on missing bytes.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], Error> {
+        if n > self.0.len() {
+            return Err(Error::CorruptSnapshot);
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], Error> {
+        let (head, rest) = self
+            .0
+            .split_first_chunk::<N>()
+            .ok_or(Error::CorruptSnapshot)?;
+        self.0 = rest;
+        Ok(*head)
+    }
+
+    fn u64(&mut self) -> Result<u64, Error> {
+        self.array().map(u64::from_le_bytes)
+    }
+
+    fn f64(&mut self) -> Result<f64, Error> {
+        self.u64().map(f64::from_bits)
+    }
+
+    /// A count of records of at least `min_bytes` each, refused if the rest of
+    /// the input could not hold them.
+    fn count(&mut self, min_bytes: usize) -> Result<usize, Error> {
+        let count = usize::try_from(self.u64()?).map_err(|_| Error::CorruptSnapshot)?;
+        match count.checked_mul(min_bytes) {
+            Some(needed) if needed <= self.0.len() => Ok(count),
+            _ => Err(Error::CorruptSnapshot),
+        }
+    }
+
+    fn generation(&mut self) -> Result<Generation, Error> {
+        let bucket = self.u64()?;
+        let subs = self.count(SUB_FILTER_MIN_BYTES)?;
+        let mut chain = Vec::with_capacity(subs);
+        for _ in 0..subs {
+            chain.push(self.sub_filter()?);
+        }
+        // Link newest to oldest; the oldest is the generation's `first`.
+        let mut first: Option<SubFilter> = None;
+        for sub in chain.into_iter().rev() {
+            if let Some(newer) = first.take() {
+                sub.next
+                    .set(Box::new(newer))
+                    .map_err(|_| Error::CorruptSnapshot)?;
+            }
+            first = Some(sub);
+        }
+        let first = first.ok_or(Error::CorruptSnapshot)?;
+        Ok(Generation { bucket, first })
+    }
+
+    fn sub_filter(&mut self) -> Result<SubFilter, Error> {
+        let capacity = self.u64()?;
+        let count = self.u64()?;
+        let fp_target = self.f64()?;
+        let k = u32::from_le_bytes(self.array()?);
+        let blocks = self.count(BLOCK_BYTES)?;
+        let valid = capacity >= 1
+            && count <= capacity
+            && fp_target > 0.0
+            && fp_target <= MAX_FP_RATE
+            && (1..=MAX_K).contains(&k)
+            && blocks >= 1;
+        if !valid {
+            return Err(Error::CorruptSnapshot);
+        }
+        let words = self.take(
+            blocks
+                .checked_mul(BLOCK_BYTES)
+                .ok_or(Error::CorruptSnapshot)?,
+        )?;
+        let blocks = words
+            .chunks_exact(BLOCK_BYTES)
+            .map(|block| {
+                let mut out = Block::default();
+                for (word, bytes) in out.0.iter_mut().zip(block.chunks_exact(8)) {
+                    let mut le = [0u8; 8];
+                    le.copy_from_slice(bytes);
+                    *word.get_mut() = u64::from_le_bytes(le);
+                }
+                out
+            })
+            .collect();
+        Ok(SubFilter::with_blocks(
+            blocks, k, capacity, fp_target, count,
+        ))
     }
 }
 
@@ -155,23 +710,37 @@ impl RevocationFilter {
 
 impl fmt::Debug for RevocationFilter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let held = self.revoked.read().map_or(0, |m| m.len());
+        let table = self.read();
         f.debug_struct("RevocationFilter")
             .field("capacity", &self.capacity)
             .field("fp_rate", &self.fp_rate)
-            .field("held", &held)
+            .field("generations", &table.len())
+            .field("held", &Self::held(&table))
             .finish()
     }
 }
 
-/// CRC-32 (IEEE 802.3, reflected), bit by bit: snapshots are small and rare.
+/// CRC-32 (IEEE 802.3, reflected), a byte at a time from a table built at
+/// compile time.
 fn crc32(bytes: &[u8]) -> u32 {
+    const TABLE: [u32; 256] = {
+        let mut table = [0u32; 256];
+        let mut i = 0;
+        while i < 256 {
+            let mut crc = i as u32;
+            let mut bit = 0;
+            while bit < 8 {
+                crc = (crc >> 1) ^ (0xEDB8_8320 & (crc & 1).wrapping_neg());
+                bit += 1;
+            }
+            table[i] = crc;
+            i += 1;
+        }
+        table
+    };
     let mut crc = !0u32;
     for &byte in bytes {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = (crc >> 1) ^ (0xEDB8_8320 & (crc & 1).wrapping_neg());
-        }
+        crc = (crc >> 8) ^ TABLE[usize::from((crc as u8) ^ byte)];
     }
     !crc
 }
@@ -183,17 +752,57 @@ mod tests {
     #[test]
     fn crc32_known_answer() {
         assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(crc32(b""), 0);
     }
 
     #[test]
     fn prune_keeps_revocations_through_the_leeway() {
         let f = RevocationFilter::new(10, 0.01);
         let id = SessionId([3; 16]);
+        // Bucket 0 holds deadlines 0..=3599.
         f.revoke(id, 1000);
-        f.prune(1000 + 3600);
+        f.prune(3599 + 3600);
         assert!(f.is_revoked(id, 1000));
-        f.prune(1000 + 3601);
+        f.prune(3599 + 3601);
         assert!(!f.is_revoked(id, 1000));
+    }
+
+    #[test]
+    fn is_expired_saturates_at_the_end_of_time() {
+        assert!(!is_expired(bucket_of(u64::MAX), u64::MAX - 1));
+        assert!(is_expired(0, 7200));
+        assert!(!is_expired(0, 7199));
+    }
+
+    #[test]
+    fn design_meets_its_target_with_few_bits() {
+        // Blocks cost a little over the classic optimum, more at low rates.
+        for (target, overhead) in [(0.01, 1.05), (0.001, 1.1), (1e-5, 1.35)] {
+            let (k, per_block) = design(target);
+            assert!(blocked_fp_rate(per_block, k) <= target);
+            let bits_per_id = f64::from(BLOCK_BITS) / per_block;
+            let optimum = -target.log2() / std::f64::consts::LN_2;
+            assert!(bits_per_id < optimum * overhead, "{target}: {bits_per_id}");
+        }
+        // Unreachable targets still give a usable (sparse) design.
+        let (k, per_block) = design(1e-300);
+        assert_eq!(k, MAX_K);
+        assert!(per_block > 0.0);
+    }
+
+    #[test]
+    fn blocked_rate_matches_the_textbook_limits() {
+        assert_eq!(blocked_fp_rate(0.0, 3), 0.0);
+        // One id per block with one bit: a random probe hits it 1/512 of the time.
+        let one = blocked_fp_rate(1e-9, 1) / 1e-9;
+        assert!((one - 1.0 / 512.0).abs() < 1e-6, "{one}");
+    }
+
+    #[test]
+    fn an_empty_filter_allocates_nothing() {
+        let f = RevocationFilter::new(usize::MAX, f64::NAN);
+        assert_eq!(f.memory_bytes(), size_of::<RevocationFilter>());
+        assert!(!f.is_revoked(SessionId([0; 16]), 0));
     }
 
     #[test]
@@ -201,6 +810,7 @@ mod tests {
         let f = RevocationFilter::new(10, 0.01);
         f.revoke(SessionId([1; 16]), 5);
         f.revoke(SessionId([2; 16]), 6);
+        f.revoke(SessionId([9; 16]), 7200);
         let snap = f.to_snapshot();
         for i in 0..snap.len() {
             for delta in [1u8, 0x80, 0xff] {
@@ -213,9 +823,99 @@ mod tests {
                 "len {i}"
             );
         }
+        let mut longer = snap.clone();
+        longer.push(0);
+        assert!(RevocationFilter::from_snapshot(&longer).is_err());
         let back = RevocationFilter::from_snapshot(&snap).unwrap();
         assert!(back.is_revoked(SessionId([1; 16]), 5));
         assert!(back.is_revoked(SessionId([2; 16]), 6));
+        assert!(back.is_revoked(SessionId([9; 16]), 7200));
         assert!(!back.is_revoked(SessionId([3; 16]), 6));
+        assert_eq!(back.to_snapshot(), snap);
+    }
+
+    /// Re-signs a snapshot body so that only the parser's own checks can
+    /// reject it.
+    fn sealed(mut body: Vec<u8>) -> Vec<u8> {
+        let check = crc32(&body);
+        body.extend_from_slice(&check.to_le_bytes());
+        body
+    }
+
+    #[test]
+    fn hostile_counts_are_refused_before_allocating() {
+        let mut body = Vec::new();
+        body.extend_from_slice(SNAPSHOT_MAGIC);
+        body.push(SNAPSHOT_VERSION);
+        body.extend_from_slice(&100u64.to_le_bytes());
+        body.extend_from_slice(&0.01f64.to_bits().to_le_bytes());
+        // Claims 2^60 generations in a few bytes.
+        let mut huge = body.clone();
+        huge.extend_from_slice(&(1u64 << 60).to_le_bytes());
+        assert_eq!(
+            RevocationFilter::from_snapshot(&sealed(huge)).err(),
+            Some(Error::CorruptSnapshot)
+        );
+        // One generation claiming u64::MAX sub-filters, then one sub-filter
+        // claiming a huge block count.
+        let mut many = body.clone();
+        many.extend_from_slice(&1u64.to_le_bytes());
+        many.extend_from_slice(&0u64.to_le_bytes());
+        let mut subs = many.clone();
+        subs.extend_from_slice(&u64::MAX.to_le_bytes());
+        subs.extend_from_slice(&[0; GENERATION_MIN_BYTES]);
+        assert!(RevocationFilter::from_snapshot(&sealed(subs)).is_err());
+        many.extend_from_slice(&1u64.to_le_bytes());
+        many.extend_from_slice(&64u64.to_le_bytes()); // capacity
+        many.extend_from_slice(&0u64.to_le_bytes()); // count
+        many.extend_from_slice(&0.01f64.to_bits().to_le_bytes());
+        many.extend_from_slice(&4u32.to_le_bytes());
+        let mut blocks = many.clone();
+        blocks.extend_from_slice(&(u64::MAX / 2).to_le_bytes());
+        blocks.extend_from_slice(&[0; BLOCK_BYTES]);
+        assert!(RevocationFilter::from_snapshot(&sealed(blocks)).is_err());
+        // The same with one honest block parses.
+        many.extend_from_slice(&1u64.to_le_bytes());
+        many.extend_from_slice(&[0; BLOCK_BYTES]);
+        let f = RevocationFilter::from_snapshot(&sealed(many)).unwrap();
+        assert!(!f.is_revoked(SessionId([5; 16]), 10));
+    }
+
+    #[test]
+    fn out_of_range_fields_are_refused_even_when_the_check_passes() {
+        let f = RevocationFilter::new(100, 0.01);
+        f.revoke(SessionId([4; 16]), 10);
+        f.revoke(SessionId([4; 16]), 5000);
+        let snap = f.to_snapshot();
+        let body = &snap[..snap.len() - CHECK_LEN];
+        let header = 4 + 1 + 8 + 8 + 8;
+        let sub = header + 8 + 8;
+        let mut cases: Vec<(usize, Vec<u8>)> = vec![
+            (4, vec![0]),                                    // version 0
+            (4, vec![2]),                                    // a future version
+            (5, 0u64.to_le_bytes().to_vec()),                // capacity 0
+            (13, f64::NAN.to_bits().to_le_bytes().to_vec()), // fp rate
+            (13, 0.9f64.to_bits().to_le_bytes().to_vec()),
+            (sub, 0u64.to_le_bytes().to_vec()), // sub-filter capacity 0
+            (sub + 8, u64::MAX.to_le_bytes().to_vec()), // count > capacity
+            (sub + 16, 0f64.to_bits().to_le_bytes().to_vec()), // fp target 0
+            (sub + 24, 0u32.to_le_bytes().to_vec()), // k = 0
+            (sub + 24, 11u32.to_le_bytes().to_vec()), // k > MAX_K
+        ];
+        // Generations out of order: give the second the first's bucket.
+        let second = body.len()
+            - (8 + 8 + SUB_FILTER_MIN_BYTES - BLOCK_BYTES)
+            - f.read()[1].first.blocks.len() * BLOCK_BYTES;
+        cases.push((second, 0u64.to_le_bytes().to_vec()));
+        for (at, bytes) in cases {
+            let mut bad = body.to_vec();
+            bad[at..at + bytes.len()].copy_from_slice(&bytes);
+            assert_eq!(
+                RevocationFilter::from_snapshot(&sealed(bad)).err(),
+                Some(Error::CorruptSnapshot),
+                "at {at}"
+            );
+        }
+        assert!(RevocationFilter::from_snapshot(&sealed(body.to_vec())).is_ok());
     }
 }
