@@ -77,6 +77,9 @@ const MAX_BUDGET_SHARE: f64 = 0.5;
 /// Range accepted for `fp_rate`; values outside it are clamped.
 const MIN_FP_RATE: f64 = 1e-9;
 const MAX_FP_RATE: f64 = 0.5;
+/// The tightest rate a sub-filter is designed for (tens of thousands of bits
+/// per id; never reached in practice).
+const MIN_FP_TARGET: f64 = 1e-18;
 
 const SNAPSHOT_MAGIC: &[u8; 4] = b"TSRV";
 const SNAPSHOT_VERSION: u8 = 1;
@@ -328,9 +331,10 @@ impl RevocationFilter {
     /// proportion, and never more than half.
     fn budget_part(&self, unspent: f64, size: u64, expected: u64) -> f64 {
         let part = (size as f64 / expected.max(size).max(1) as f64).min(MAX_BUDGET_SHARE);
-        // Rounding must not let the budget reach zero (a zero target would ask
-        // for an unbounded filter); far below anything reachable.
-        (unspent * part).max(self.fp_rate * 1e-15)
+        // A zero target would ask for an unbounded filter. The floor is reached
+        // only some thirty doublings past capacity, and then breaks the budget
+        // by at most 1e-18 per sub-filter.
+        (unspent * part).max(MIN_FP_TARGET)
     }
 
     /// The next sub-filter for `generation`, now full: sized for the
@@ -458,9 +462,12 @@ fn design(fp_target: f64) -> (u32, f64) {
     let mut best = (MAX_K, 0.0);
     for k in 1..=MAX_K {
         // The rate grows with the load: bisect for the largest load that meets
-        // the target.
-        let (mut low, mut high) = (0.0f64, f64::from(BLOCK_BITS) / 2.0);
-        for _ in 0..40 {
+        // the target, below the load an unblocked filter would reach (blocks
+        // only do worse), to a relative precision of 2^-24.
+        let set_fraction = fp_target.powf(1.0 / f64::from(k));
+        let unblocked = -f64::from(BLOCK_BITS) / f64::from(k) * (-set_fraction).ln_1p();
+        let (mut low, mut high) = (0.0f64, unblocked.min(f64::from(BLOCK_BITS)));
+        for _ in 0..24 {
             let mid = (low + high) / 2.0;
             if blocked_fp_rate(mid, k) <= fp_target {
                 low = mid;
@@ -472,10 +479,13 @@ fn design(fp_target: f64) -> (u32, f64) {
             best = (k, low);
         }
     }
-    // A target so tight that not even a fraction of an id fits a block is out
-    // of reach (below 1e-30); fall back to a sparse filter rather than divide
-    // by zero.
-    (best.0, best.1.max(1e-3))
+    // Below the budget floor (`MIN_FP_TARGET`) so little fits a block that the
+    // bisection cannot see it; never reached, but no division by zero.
+    if best.1 < 1e-3 {
+        (MAX_K, 1e-3)
+    } else {
+        best
+    }
 }
 
 /// False-positive rate of a blocked Bloom filter holding `load` ids per
@@ -489,7 +499,7 @@ fn blocked_fp_rate(load: f64, k: u32) -> f64 {
     let mut poisson = (-load).exp();
     let mut clear = 1.0f64;
     let mut rate = 0.0;
-    let last = (load + 12.0 * load.sqrt() + 24.0) as u32;
+    let last = (load + 10.0 * load.sqrt() + 20.0) as u32;
     for ids in 0..=last {
         rate += poisson * (1.0 - clear).powi(k_int);
         clear *= clear_per_id;
@@ -784,10 +794,12 @@ mod tests {
             let optimum = -target.log2() / std::f64::consts::LN_2;
             assert!(bits_per_id < optimum * overhead, "{target}: {bits_per_id}");
         }
-        // Unreachable targets still give a usable (sparse) design.
-        let (k, per_block) = design(1e-300);
-        assert_eq!(k, MAX_K);
-        assert!(per_block > 0.0);
+        // The tightest target the budget allows is met; unreachable ones get
+        // the sparsest design.
+        let (k, per_block) = design(MIN_FP_TARGET);
+        assert!(blocked_fp_rate(per_block, k) <= MIN_FP_TARGET);
+        assert!(per_block > 1e-3, "{per_block}");
+        assert_eq!(design(1e-300), (MAX_K, 1e-3));
     }
 
     #[test]

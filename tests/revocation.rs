@@ -1,0 +1,358 @@
+//! The revocation filter through the public API: no false negatives, the
+//! false-positive rate and memory it promises, pruning, snapshots and
+//! concurrency. Every random input comes from a fixed seed.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier};
+use std::thread;
+
+use proptest::prelude::*;
+use tessera::{Error, Issuer, Keyset, Policy, RevocationFilter, Session, SessionId};
+
+/// Not aligned to an hour, so a day of deadlines spans 25 generations.
+const T0: u64 = 1_750_000_123;
+const DAY: u64 = 86_400;
+const HOUR: u64 = 3600;
+
+/// SplitMix64: a tiny deterministic generator for ids and deadlines.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn id(&mut self) -> SessionId {
+        let mut id = [0u8; 16];
+        id[..8].copy_from_slice(&self.next().to_le_bytes());
+        id[8..].copy_from_slice(&self.next().to_le_bytes());
+        SessionId(id)
+    }
+
+    /// `n` ids with deadlines spread uniformly over `spread` seconds from `T0`.
+    fn revocations(&mut self, n: usize, spread: u64) -> Vec<(SessionId, u64)> {
+        (0..n)
+            .map(|_| (self.id(), T0 + self.next() % spread))
+            .collect()
+    }
+}
+
+fn bits_per_revocation(filter: &RevocationFilter, held: usize) -> f64 {
+    filter.memory_bytes() as f64 * 8.0 / held as f64
+}
+
+/// Lookups of `n` fresh ids, with deadlines spread like the revocations',
+/// that the filter wrongly reports revoked.
+fn false_positive_rate(filter: &RevocationFilter, rng: &mut Rng, n: usize, spread: u64) -> f64 {
+    let hits = (0..n)
+        .filter(|_| filter.is_revoked(rng.id(), T0 + rng.next() % spread))
+        .count();
+    hits as f64 / n as f64
+}
+
+#[test]
+fn a_day_of_revocations_at_capacity_meets_the_rate_and_memory_bounds() {
+    let filter = RevocationFilter::new(100_000, 0.01);
+    let revoked = Rng(1).revocations(100_000, DAY);
+    for &(id, deadline) in &revoked {
+        filter.revoke(id, deadline);
+    }
+    let missed = revoked
+        .iter()
+        .filter(|&&(id, deadline)| !filter.is_revoked(id, deadline))
+        .count();
+    assert_eq!(missed, 0, "false negatives");
+    let fp = false_positive_rate(&filter, &mut Rng(2), 1_000_000, DAY);
+    let bits = bits_per_revocation(&filter, revoked.len());
+    println!(
+        "capacity 100000 at 1%, deadlines over a day: false positives {:.3}% over 1000000 \
+         lookups, {bits:.2} bits per revocation ({} bytes)",
+        fp * 100.0,
+        filter.memory_bytes()
+    );
+    assert!(fp <= 0.015, "false-positive rate {fp}");
+    assert!(bits <= 29.0, "{bits} bits per revocation");
+}
+
+#[test]
+fn twenty_times_capacity_in_one_generation_still_finds_every_revocation() {
+    let filter = RevocationFilter::new(10_000, 0.01);
+    // One hour-aligned bucket: every deadline falls in the same generation.
+    let start = T0 - T0 % HOUR;
+    let mut rng = Rng(3);
+    let revoked: Vec<_> = (0..200_000)
+        .map(|_| (rng.id(), start + rng.next() % HOUR))
+        .collect();
+    for &(id, deadline) in &revoked {
+        filter.revoke(id, deadline);
+    }
+    assert!(revoked.iter().all(|&(id, d)| filter.is_revoked(id, d)));
+    let mut rng = Rng(4);
+    let hits = (0..200_000)
+        .filter(|_| filter.is_revoked(rng.id(), start + rng.next() % HOUR))
+        .count();
+    let fp = hits as f64 / 200_000.0;
+    println!(
+        "20x capacity (10000 at 1%) in one generation: false positives {:.3}% over 200000 \
+         lookups, {:.2} bits per revocation",
+        fp * 100.0,
+        bits_per_revocation(&filter, revoked.len())
+    );
+    assert!(fp <= 0.05, "false-positive rate {fp}");
+}
+
+#[test]
+fn a_revocation_survives_pruning_until_deadline_and_leeway_have_passed() {
+    let filter = RevocationFilter::new(1000, 0.01);
+    let (id, deadline) = (SessionId([0xA5; 16]), T0);
+    filter.revoke(id, deadline);
+    for now in [deadline, deadline + 1, deadline + HOUR] {
+        filter.prune(now);
+        assert!(filter.is_revoked(id, deadline), "pruned at {now}");
+    }
+    // Forgotten within one bucket (an hour) after the leeway.
+    filter.prune(deadline + 2 * HOUR + 1);
+    assert!(!filter.is_revoked(id, deadline));
+}
+
+#[test]
+fn memory_follows_the_revocations_held() {
+    let filter = RevocationFilter::new(1_000_000, 0.001);
+    let empty = filter.memory_bytes();
+    let revoked = Rng(5).revocations(10_000, DAY);
+    for &(id, deadline) in &revoked {
+        filter.revoke(id, deadline);
+    }
+    let full = filter.memory_bytes();
+    filter.prune(T0 + DAY + 2 * HOUR);
+    let pruned = filter.memory_bytes();
+    println!(
+        "capacity 1000000 at 0.1%: empty {empty} bytes, 10000 revocations {full} bytes, \
+         pruned {pruned} bytes"
+    );
+    assert!(empty <= 64 * 1024, "{empty}");
+    assert!(pruned <= 16 * 1024, "{pruned}");
+    assert!(revoked.iter().all(|&(id, d)| !filter.is_revoked(id, d)));
+}
+
+#[test]
+fn snapshots_round_trip_through_files_and_refuse_foreign_ones() {
+    let filter = RevocationFilter::new(5000, 0.001);
+    let revoked = Rng(6).revocations(20_000, 3 * DAY);
+    for &(id, deadline) in &revoked {
+        filter.revoke(id, deadline);
+    }
+    let dir = std::env::temp_dir().join(format!("tessera-revocation-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("revocations.bin");
+    filter.save(&path).unwrap();
+    let back = RevocationFilter::load(&path).unwrap();
+    assert!(revoked.iter().all(|&(id, d)| back.is_revoked(id, d)));
+    assert_eq!(back.to_snapshot(), filter.to_snapshot());
+    // The same filters; only the generation table's spare capacity may differ.
+    assert!(back.memory_bytes() <= filter.memory_bytes());
+
+    let snapshot = filter.to_snapshot();
+    let foreign: [&[u8]; 4] = [b"", b"TSRV", br#"{"keys":[]}"#, &snapshot[1..]];
+    for bytes in foreign {
+        std::fs::write(&path, bytes).unwrap();
+        assert_eq!(
+            RevocationFilter::load(&path).err(),
+            Some(Error::CorruptSnapshot)
+        );
+    }
+    assert!(matches!(
+        RevocationFilter::load(dir.join("missing")),
+        Err(Error::Io(_))
+    ));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Revokes `ids` in order on one thread while three threads look them up.
+/// Readers check that an id once seen revoked stays revoked; the revoker
+/// checks that its own revocation is visible at once.
+fn race(filter: &Arc<RevocationFilter>, revoked: &Arc<Vec<(SessionId, u64)>>) {
+    let done = Arc::new(AtomicBool::new(false));
+    let start = Arc::new(Barrier::new(4));
+    let readers: Vec<_> = (0..3)
+        .map(|r| {
+            let (filter, revoked) = (Arc::clone(filter), Arc::clone(revoked));
+            let (done, start) = (Arc::clone(&done), Arc::clone(&start));
+            thread::spawn(move || {
+                let mut seen = vec![false; revoked.len()];
+                start.wait();
+                loop {
+                    let last_pass = done.load(Ordering::Acquire);
+                    // Each reader walks the ids from a different place.
+                    for i in (0..revoked.len()).map(|i| (i + r * 997) % revoked.len()) {
+                        let (id, deadline) = revoked[i];
+                        let now = filter.is_revoked(id, deadline);
+                        assert!(now || !seen[i], "revocation {i} was lost");
+                        seen[i] = now;
+                    }
+                    if last_pass {
+                        return seen;
+                    }
+                }
+            })
+        })
+        .collect();
+    start.wait();
+    for &(id, deadline) in revoked.iter() {
+        filter.revoke(id, deadline);
+        assert!(filter.is_revoked(id, deadline));
+    }
+    done.store(true, Ordering::Release);
+    for reader in readers {
+        let seen = reader.join().unwrap();
+        assert!(seen.iter().all(|&s| s), "a reader missed a revocation");
+    }
+}
+
+#[test]
+fn one_revoker_and_three_readers_agree_with_a_sequential_filter() {
+    // A small capacity makes every generation grow many times mid-race.
+    let filter = Arc::new(RevocationFilter::new(1000, 0.01));
+    let revoked = Arc::new(Rng(7).revocations(20_000, 3 * HOUR));
+    race(&filter, &revoked);
+
+    // With one revoker the filter's state is a function of the revocations and
+    // their order, so a filter fed the same sequence on one thread must be
+    // identical: every other id is accepted unless it is a false positive of
+    // that sequential filter, and then by both.
+    let sequential = RevocationFilter::new(1000, 0.01);
+    for &(id, deadline) in revoked.iter() {
+        sequential.revoke(id, deadline);
+    }
+    assert_eq!(filter.to_snapshot(), sequential.to_snapshot());
+    let others = Rng(8).revocations(20_000, 3 * HOUR);
+    let mut false_positives = 0;
+    for &(id, deadline) in &others {
+        let expected = sequential.is_revoked(id, deadline);
+        assert_eq!(filter.is_revoked(id, deadline), expected);
+        false_positives += usize::from(expected);
+    }
+    assert!(false_positives <= 400, "{false_positives}");
+}
+
+#[test]
+fn two_revokers_racing_growth_lose_nothing() {
+    let filter = Arc::new(RevocationFilter::new(500, 0.01));
+    let mut rng = Rng(9);
+    // Every id in one generation, so both revokers grow the same chain.
+    let halves: Vec<Arc<Vec<(SessionId, u64)>>> = (0..2)
+        .map(|_| Arc::new((0..10_000).map(|_| (rng.id(), T0)).collect()))
+        .collect();
+    let revokers: Vec<_> = halves
+        .iter()
+        .map(|half| {
+            let (filter, half) = (Arc::clone(&filter), Arc::clone(half));
+            thread::spawn(move || race(&filter, &half))
+        })
+        .collect();
+    for revoker in revokers {
+        revoker.join().unwrap();
+    }
+    for half in &halves {
+        assert!(half.iter().all(|&(id, d)| filter.is_revoked(id, d)));
+    }
+}
+
+#[test]
+fn verifiers_sharing_a_filter_reject_exactly_the_revoked_sessions() {
+    const T: u64 = 1_750_000_000;
+    let issuer = Issuer::new(Keyset::generate(), Policy::default());
+    let shared = Arc::new(RevocationFilter::new(100, 0.01));
+    let tokens: Vec<String> = (0..48)
+        .map(|i| issuer.issue_at(&format!("user{i}"), &(), T).unwrap())
+        .collect();
+    let sessions: Vec<Session<()>> = tokens
+        .iter()
+        .map(|t| issuer.verifier().verify_at(t, T).unwrap())
+        .collect();
+    let revoked: Vec<bool> = (0..tokens.len()).map(|i| i % 3 == 0).collect();
+
+    let tokens = Arc::new(tokens);
+    let done = Arc::new(AtomicBool::new(false));
+    let verifiers: Vec<_> = (0..3)
+        .map(|_| {
+            let verifier = issuer.verifier().with_revocations(Arc::clone(&shared));
+            let (tokens, done) = (Arc::clone(&tokens), Arc::clone(&done));
+            thread::spawn(move || {
+                let mut seen = vec![false; tokens.len()];
+                loop {
+                    let last_pass = done.load(Ordering::Acquire);
+                    for (i, token) in tokens.iter().enumerate() {
+                        let now = match verifier.verify_at::<()>(token, T + 1) {
+                            Ok(_) => false,
+                            Err(Error::Revoked) => true,
+                            Err(e) => panic!("{e}"),
+                        };
+                        assert!(now || !seen[i], "token {i} revoked, then accepted");
+                        seen[i] = now;
+                    }
+                    if last_pass {
+                        return seen;
+                    }
+                }
+            })
+        })
+        .collect();
+    let revoker = issuer.verifier().with_revocations(Arc::clone(&shared));
+    for (session, _) in sessions.iter().zip(&revoked).filter(|(_, &r)| r) {
+        revoker.revoke(session);
+    }
+    done.store(true, Ordering::Release);
+
+    // The same revocations, in the same order, on one thread: its false
+    // positives (if any: the ids are random) are the only other rejections.
+    let sequential = RevocationFilter::new(100, 0.01);
+    for (session, _) in sessions.iter().zip(&revoked).filter(|(_, &r)| r) {
+        sequential.revoke(session.id(), session.deadline());
+    }
+    let expected: Vec<bool> = sessions
+        .iter()
+        .map(|s| sequential.is_revoked(s.id(), s.deadline()))
+        .collect();
+    for (i, &r) in revoked.iter().enumerate() {
+        assert!(!r || expected[i]);
+    }
+    for verifier in verifiers {
+        assert_eq!(verifier.join().unwrap(), expected);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 32,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// Whatever was revoked and whenever `prune` runs, a revocation whose
+    /// deadline plus the maximum leeway has not passed is still there, and
+    /// survives a snapshot.
+    #[test]
+    fn prune_and_snapshots_never_drop_a_live_revocation(
+        revocations in prop::collection::vec((any::<[u8; 16]>(), 0u64..2 * DAY), 1..200),
+        now in 0u64..3 * DAY,
+        capacity in 1usize..300,
+    ) {
+        let filter = RevocationFilter::new(capacity, 0.01);
+        for &(id, deadline) in &revocations {
+            filter.revoke(SessionId(id), T0 + deadline);
+        }
+        filter.prune(T0 + now);
+        let back = RevocationFilter::from_snapshot(&filter.to_snapshot()).unwrap();
+        for &(id, deadline) in &revocations {
+            if deadline + HOUR >= now {
+                prop_assert!(filter.is_revoked(SessionId(id), T0 + deadline));
+                prop_assert!(back.is_revoked(SessionId(id), T0 + deadline));
+            }
+        }
+    }
+}
