@@ -172,9 +172,9 @@ fn snapshots_round_trip_through_files_and_refuse_foreign_ones() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// Revokes `ids` in order on one thread while three threads look them up.
-/// Readers check that an id once seen revoked stays revoked; the revoker
-/// checks that its own revocation is visible at once.
+/// Revokes `ids` in order on one thread while three threads look them up,
+/// pruning at `T0` half way. Readers check that an id once seen revoked stays
+/// revoked; the revoker checks that its own revocation is visible at once.
 fn race(filter: &Arc<RevocationFilter>, revoked: &Arc<Vec<(SessionId, u64)>>) {
     let done = Arc::new(AtomicBool::new(false));
     let start = Arc::new(Barrier::new(4));
@@ -202,9 +202,12 @@ fn race(filter: &Arc<RevocationFilter>, revoked: &Arc<Vec<(SessionId, u64)>>) {
         })
         .collect();
     start.wait();
-    for &(id, deadline) in revoked.iter() {
+    for (i, &(id, deadline)) in revoked.iter().enumerate() {
         filter.revoke(id, deadline);
         assert!(filter.is_revoked(id, deadline));
+        if i == revoked.len() / 2 {
+            filter.prune(T0);
+        }
     }
     done.store(true, Ordering::Release);
     for reader in readers {
@@ -215,18 +218,31 @@ fn race(filter: &Arc<RevocationFilter>, revoked: &Arc<Vec<(SessionId, u64)>>) {
 
 #[test]
 fn one_revoker_and_three_readers_agree_with_a_sequential_filter() {
-    // A small capacity makes every generation grow many times mid-race.
+    // A small capacity makes every generation grow many times mid-race, and
+    // the generations of an earlier day are pruned mid-race.
     let filter = Arc::new(RevocationFilter::new(1000, 0.01));
-    let revoked = Arc::new(Rng(7).revocations(20_000, 3 * HOUR));
+    let mut rng = Rng(7);
+    let old: Vec<_> = (0..500).map(|_| (rng.id(), T0 - DAY)).collect();
+    let revoked = Arc::new(rng.revocations(20_000, 3 * HOUR));
+    for &(id, deadline) in &old {
+        filter.revoke(id, deadline);
+    }
     race(&filter, &revoked);
+    assert!(old.iter().all(|&(id, d)| !filter.is_revoked(id, d)));
 
-    // With one revoker the filter's state is a function of the revocations and
-    // their order, so a filter fed the same sequence on one thread must be
+    // With one revoker the filter's state is a function of the operations and
+    // their order, so a filter given the same sequence on one thread must be
     // identical: every other id is accepted unless it is a false positive of
     // that sequential filter, and then by both.
     let sequential = RevocationFilter::new(1000, 0.01);
-    for &(id, deadline) in revoked.iter() {
+    for &(id, deadline) in &old {
         sequential.revoke(id, deadline);
+    }
+    for (i, &(id, deadline)) in revoked.iter().enumerate() {
+        sequential.revoke(id, deadline);
+        if i == revoked.len() / 2 {
+            sequential.prune(T0);
+        }
     }
     assert_eq!(filter.to_snapshot(), sequential.to_snapshot());
     let others = Rng(8).revocations(20_000, 3 * HOUR);
