@@ -469,15 +469,18 @@ impl SubFilter {
 /// Bit positions per id and ids per block for a blocked filter whose rate,
 /// when full, is at most `fp_target`: the `k` that packs the most ids.
 fn design(fp_target: f64) -> (u32, f64) {
+    // The best `k` for a blocked filter lies a little below the classic
+    // `log2(1 / fp_target)`: try the few just under it (or the largest).
+    let classic = (-fp_target.log2()).ceil().clamp(1.0, f64::from(MAX_K)) as u32;
     let mut best = (MAX_K, 0.0);
-    for k in 1..=MAX_K {
+    for k in classic.saturating_sub(4).max(1)..=classic {
         // The rate grows with the load: bisect for the largest load that meets
         // the target, below the load an unblocked filter would reach (blocks
-        // only do worse), to a relative precision of 2^-24.
+        // only do worse), to a relative precision of 2^-18.
         let set_fraction = fp_target.powf(1.0 / f64::from(k));
         let unblocked = -f64::from(BLOCK_BITS) / f64::from(k) * (-set_fraction).ln_1p();
         let (mut low, mut high) = (0.0f64, unblocked.min(f64::from(BLOCK_BITS)));
-        for _ in 0..24 {
+        for _ in 0..18 {
             let mid = (low + high) / 2.0;
             if blocked_fp_rate(mid, k) <= fp_target {
                 low = mid;
