@@ -27,9 +27,11 @@
 //!   the generation grows by chaining a new one (a scalable Bloom filter). Its
 //!   size is the generation's *share* of the capacity still unused (capacity
 //!   minus revocations held, over live generations), kept between a quarter and
-//!   all of what the generation already holds, so a generation at most doubles
-//!   and a filter that is sized well rarely chains more than a few times per
-//!   generation. Past the stated capacity it doubles each time.
+//!   all of what the generation already holds: a generation at most doubles at
+//!   a time, and grows in small steps once it nears its share, so the newest
+//!   sub-filter is rarely much emptier than needed. Past the stated capacity
+//!   it doubles each time. A chain is about `log2(share / 64) + 2` long, and a
+//!   lookup that misses probes each sub-filter once.
 //! * **False-positive budget.** A lookup in a generation is a false positive
 //!   if any of its sub-filters says so, so the sub-filters' rates must add up to
 //!   at most the filter's rate. Each new sub-filter takes a part of what its
@@ -71,9 +73,10 @@ const BLOCK_BYTES: usize = 64;
 const MAX_K: u32 = 10;
 /// Ids the first sub-filter of a generation holds.
 const MIN_SUB_CAPACITY: u64 = 64;
-/// Largest part of its generation's unspent false-positive budget a new
-/// sub-filter may take.
+/// Largest and smallest part of its generation's unspent false-positive
+/// budget a new sub-filter takes.
 const MAX_BUDGET_SHARE: f64 = 0.5;
+const MIN_BUDGET_SHARE: f64 = 1.0 / 1024.0;
 /// Range accepted for `fp_rate`; values outside it are clamped.
 const MIN_FP_RATE: f64 = 1e-9;
 const MAX_FP_RATE: f64 = 0.5;
@@ -98,10 +101,10 @@ const CHECK_LEN: usize = 4;
 /// where room is kept for growth), whatever the spread of deadlines. Past the
 /// capacity it keeps growing and keeps its rate.
 ///
-/// `Send + Sync`: share it behind an `Arc`. Lookups and inserts run on atomic
-/// words and do not wait for each other; only adding or pruning a generation
-/// takes a lock, for the time of a pointer move. Never reads the clock:
-/// `prune` is told the time.
+/// `Send + Sync`: share it behind an `Arc`. Lookups and inserts set and test
+/// atomic words under the shared side of a read-write lock, so they never wait
+/// for each other; adding or pruning a generation takes the exclusive side for
+/// the time of a pointer move. Never reads the clock: `prune` is told the time.
 ///
 /// ```
 /// use tessera::{RevocationFilter, SessionId};
@@ -338,12 +341,15 @@ impl RevocationFilter {
 
     /// The part of `unspent` false-positive budget a sub-filter for `size` ids
     /// takes when `expected` more ids are expected in its generation: in
-    /// proportion, and never more than half.
+    /// proportion, never more than half (so the parts add up to less than the
+    /// whole) and never less than [`MIN_BUDGET_SHARE`] (so a huge capacity
+    /// does not make the first sub-filters huge).
     fn budget_part(&self, unspent: f64, size: u64, expected: u64) -> f64 {
-        let part = (size as f64 / expected.max(size).max(1) as f64).min(MAX_BUDGET_SHARE);
-        // A zero target would ask for an unbounded filter. The floor is reached
-        // only some thirty doublings past capacity, and then breaks the budget
-        // by at most 1e-18 per sub-filter.
+        let part = (size as f64 / expected.max(1) as f64).clamp(MIN_BUDGET_SHARE, MAX_BUDGET_SHARE);
+        // A zero target would ask for an unbounded filter. The unspent budget
+        // at most halves per sub-filter, so at 1% the floor is over forty
+        // sub-filters deep in one generation (2^40 times its capacity), where
+        // it overspends by 1e-18 each.
         (unspent * part).max(MIN_FP_TARGET)
     }
 
@@ -456,6 +462,7 @@ impl SubFilter {
         for _ in 0..self.k {
             let bit = (positions % u128::from(BLOCK_BITS)) as usize;
             positions >>= 9;
+            // As in `contains`, `bit / 64` is at most 7.
             masks[bit / 64] |= 1 << (bit % 64);
         }
         for (word, mask) in block.0.iter().zip(masks) {
@@ -683,23 +690,16 @@ impl<'a> Reader<'a> {
         if !valid {
             return Err(Error::CorruptSnapshot);
         }
-        let words = self.take(
-            blocks
-                .checked_mul(BLOCK_BYTES)
-                .ok_or(Error::CorruptSnapshot)?,
-        )?;
-        let blocks = words
-            .chunks_exact(BLOCK_BYTES)
-            .map(|block| {
-                let mut out = Block::default();
-                for (word, bytes) in out.0.iter_mut().zip(block.chunks_exact(8)) {
-                    let mut le = [0u8; 8];
-                    le.copy_from_slice(bytes);
-                    *word.get_mut() = u64::from_le_bytes(le);
+        // `count` checked that the blocks are all there.
+        let blocks = (0..blocks)
+            .map(|_| {
+                let mut block = Block::default();
+                for word in &mut block.0 {
+                    *word.get_mut() = self.u64()?;
                 }
-                out
+                Ok(block)
             })
-            .collect();
+            .collect::<Result<_, Error>>()?;
         Ok(SubFilter::with_blocks(
             blocks, k, capacity, fp_target, count,
         ))
@@ -824,10 +824,13 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_filter_allocates_nothing() {
+    fn an_empty_filter_allocates_nothing_and_a_huge_one_starts_small() {
         let f = RevocationFilter::new(usize::MAX, f64::NAN);
         assert_eq!(f.memory_bytes(), size_of::<RevocationFilter>());
         assert!(!f.is_revoked(SessionId([0; 16]), 0));
+        f.revoke(SessionId([1; 16]), 0);
+        assert!(f.is_revoked(SessionId([1; 16]), 0));
+        assert!(f.memory_bytes() < 1024, "{}", f.memory_bytes());
     }
 
     #[test]
