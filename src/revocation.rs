@@ -97,9 +97,11 @@ const CHECK_LEN: usize = 4;
 /// sub-filter of that hour's generation, and [`prune`](Self::prune) frees a
 /// whole hour at once, one to two hours after its deadlines. Memory follows
 /// the revocations held: nothing at first, then about 16 to 26 bits per
-/// revocation at the stated capacity and 1% (more when far below capacity,
-/// where room is kept for growth), whatever the spread of deadlines. Past the
-/// capacity it keeps growing and keeps its rate.
+/// revocation at the stated capacity and 1%, however the deadlines are
+/// spread, as long as a deadline hour holds a few hundred revocations (below
+/// that, each hour's fixed 100 to 200 bytes count). Far below capacity it
+/// costs more per revocation, as room is kept for growth. Past the capacity
+/// it keeps growing and keeps its rate.
 ///
 /// `Send + Sync`: share it behind an `Arc`. Lookups and inserts set and test
 /// atomic words under the shared side of a read-write lock, so they never wait
@@ -388,11 +390,13 @@ impl Generation {
 }
 
 impl SubFilter {
-    /// An empty sub-filter for `capacity` ids at false-positive rate `fp_target`.
+    /// An empty sub-filter for at least `capacity` ids at false-positive rate
+    /// `fp_target`: as many as its whole blocks hold at that rate.
     fn new(capacity: u64, fp_target: f64) -> SubFilter {
         let (k, per_block) = design(fp_target);
         // Float to integer casts saturate; at least one block.
         let blocks = ((capacity as f64 / per_block).ceil() as usize).max(1);
+        let capacity = capacity.max((blocks as f64 * per_block) as u64);
         SubFilter::with_blocks(
             (0..blocks).map(|_| Block::default()).collect(),
             k,
