@@ -138,7 +138,7 @@ struct SubFilter {
     blocks: Box<[Block]>,
     /// Bit positions set per id.
     k: u32,
-    /// Ids it was sized for.
+    /// Ids its blocks hold at `fp_target`.
     capacity: u64,
     /// Its false-positive rate when full.
     fp_target: f64,

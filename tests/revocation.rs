@@ -210,6 +210,29 @@ fn snapshots_round_trip_through_files_and_refuse_foreign_ones() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+#[test]
+fn the_example_in_format_md_is_what_to_snapshot_writes() {
+    let filter = RevocationFilter::new(1, 0.5);
+    let id = SessionId(std::array::from_fn(|i| i as u8));
+    filter.revoke(id, 1_750_000_000);
+    let expected = [
+        "54535256 01 0100000000000000 000000000000e03f 0100000000000000",
+        "df6a070000000000 0100000000000000",
+        "b100000000000000 0100000000000000 000000000000d03f 02000000 0100000000000000",
+        "00000000000000000000000000000000 00000000000000000000000000000000",
+        "01000000000000000000000000000000 00000000000000000000000000000000",
+        "8e428828",
+    ]
+    .concat()
+    .replace(' ', "");
+    let hex: String = filter
+        .to_snapshot()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(hex, expected);
+}
+
 /// Revokes `ids` in order on one thread while three threads look them up,
 /// pruning at `T0` half way. Readers check that an id once seen revoked stays
 /// revoked; the revoker checks that its own revocation is visible at once.
