@@ -24,7 +24,7 @@ pub use issuer::Issuer;
 #[cfg(feature = "json")]
 pub use keyfile::MAX_KEYSET_FILE_LEN;
 pub use keys::{KeyId, KeyInfo, KeyState, Keyset, VerifierKeyset};
-pub use revocation::RevocationFilter;
+pub use revocation::{RevocationFilter, MAX_SNAPSHOT_LEN};
 pub use verifier::{Verifier, DEFAULT_REVOCATION_CAPACITY, DEFAULT_REVOCATION_FP_RATE};
 
 #[cfg(test)]

@@ -44,24 +44,34 @@
 //!   lookups `load`, both `Relaxed` (see [`Block`]). A generation's chain is
 //!   append-only, linked through [`OnceLock`]s, so lookups walk it without
 //!   locks and an insert racing with growth lands in a sub-filter that stays in
-//!   the chain. The sorted table of generations sits behind an [`RwLock`]: a
-//!   lookup holds the read side while it probes (tens of nanoseconds), and the
-//!   write side is taken only to insert or remove a pointer (a new generation,
-//!   `prune`); building and freeing generations happens outside it.
+//!   the chain. The sorted table of generations is an immutable `Vec` behind
+//!   an [`ArcSwap`]: lookups and inserts load it without a lock (arc-swap's
+//!   wait-free read path; std has no atomic `Arc`, and this crate forbids
+//!   `unsafe`). Structural changes (a new generation, `prune`) take a mutex
+//!   that only writers contend on, copy the table of pointers, and publish the
+//!   copy; building and freeing generations happens outside it.
 //! * **Snapshots** are versioned, CRC-32-checked and parsed with every length
 //!   bounded by the input (docs/FORMAT.md).
 
 use std::fmt;
+use std::io::Read;
 use std::mem::size_of;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use arc_swap::{ArcSwap, Guard};
 
 use crate::claims::{SessionId, MAX_LEEWAY};
 use crate::Error;
 
 /// Width of a generation, in seconds of deadline.
 const BUCKET_SECS: u64 = 3600;
+
+/// The longest snapshot [`RevocationFilter::load`] reads (256 MiB): far above
+/// any real filter (a million revocations at 1% take about 2.2 MB), and a
+/// bound on what a hostile file can make a verifier allocate.
+pub const MAX_SNAPSHOT_LEN: usize = 256 << 20;
 /// Bits in a block: one 64-byte cache line.
 const BLOCK_BITS: u32 = 512;
 /// `u64` words in a block.
@@ -122,7 +132,10 @@ pub struct RevocationFilter {
     capacity: u64,
     fp_rate: f64,
     /// Live generations, sorted by bucket, no two with the same bucket.
-    generations: RwLock<Vec<Arc<Generation>>>,
+    /// Replaced as a whole, never changed in place.
+    generations: ArcSwap<Vec<Arc<Generation>>>,
+    /// Serializes the writers that replace `generations`.
+    structure: Mutex<()>,
 }
 
 /// The revocations whose deadlines fall in one bucket.
@@ -195,7 +208,8 @@ impl RevocationFilter {
         RevocationFilter {
             capacity: u64::try_from(capacity).unwrap_or(u64::MAX).max(1),
             fp_rate,
-            generations: RwLock::new(Vec::new()),
+            generations: ArcSwap::from_pointee(Vec::new()),
+            structure: Mutex::new(()),
         }
     }
 
@@ -252,13 +266,20 @@ impl RevocationFilter {
     /// exactly as if it had run just before; such a session is past its
     /// deadline and leeway by `now`.
     pub fn prune(&self, now: u64) {
-        let removed: Vec<Arc<Generation>> = {
-            let mut table = self.write();
+        if self
+            .read()
+            .first()
+            .is_none_or(|g| !is_expired(g.bucket, now))
+        {
+            return;
+        }
+        let removed: Vec<Arc<Generation>> = self.update(|table| {
             // Sorted by bucket, so the expired generations are a prefix.
             let keep_from = table.partition_point(|g| is_expired(g.bucket, now));
             table.drain(..keep_from).collect()
-        };
-        // Freed here, after the lock is released.
+        });
+        // Freed here, after the lock is released (or later, by the last
+        // lookup still holding the old table).
         drop(removed);
     }
 
@@ -268,7 +289,11 @@ impl RevocationFilter {
     /// counted.
     pub fn memory_bytes(&self) -> usize {
         let table = self.read();
-        let mut bytes = size_of::<Self>() + table.capacity() * size_of::<Arc<Generation>>();
+        // The table's Arc (two reference counts and the Vec), then its pointers.
+        let mut bytes = size_of::<Self>()
+            + 2 * size_of::<usize>()
+            + size_of::<Vec<Arc<Generation>>>()
+            + table.capacity() * size_of::<Arc<Generation>>();
         for generation in table.iter() {
             // The Arc's two reference counts, then the generation.
             bytes += 2 * size_of::<usize>() + size_of::<Generation>();
@@ -295,14 +320,21 @@ impl RevocationFilter {
         (Self::held(&table), live)
     }
 
-    fn read(&self) -> RwLockReadGuard<'_, Vec<Arc<Generation>>> {
-        // Nothing panics while the lock is held, and the table is consistent
-        // between statements, so a poisoned lock is still a good one.
-        self.generations.read().unwrap_or_else(|e| e.into_inner())
+    /// The current table, without taking a lock.
+    fn read(&self) -> Guard<Arc<Vec<Arc<Generation>>>> {
+        self.generations.load()
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, Vec<Arc<Generation>>> {
-        self.generations.write().unwrap_or_else(|e| e.into_inner())
+    /// Replaces the table with `change` applied to a copy of it. Writers are
+    /// serialized; lookups keep reading the old table until the new one is
+    /// published.
+    fn update<R>(&self, change: impl FnOnce(&mut Vec<Arc<Generation>>) -> R) -> R {
+        // Nothing panics while the mutex is held, so a poisoned one is still good.
+        let _writer = self.structure.lock().unwrap_or_else(|e| e.into_inner());
+        let mut table = Vec::clone(&self.generations.load());
+        let result = change(&mut table);
+        self.generations.store(Arc::new(table));
+        result
     }
 
     /// The live generation for `bucket`, if any.
@@ -325,14 +357,15 @@ impl RevocationFilter {
                 self.budget_part(self.fp_rate, MIN_SUB_CAPACITY, expected),
             ),
         });
-        let mut table = self.write();
-        match table.binary_search_by_key(&bucket, |g| g.bucket) {
-            Ok(i) => table.get(i).cloned().unwrap_or(fresh),
-            Err(i) => {
-                table.insert(i, Arc::clone(&fresh));
-                fresh
-            }
-        }
+        self.update(
+            |table| match table.binary_search_by_key(&bucket, |g| g.bucket) {
+                Ok(i) => table.get(i).cloned().unwrap_or(fresh),
+                Err(i) => {
+                    table.insert(i, Arc::clone(&fresh));
+                    fresh
+                }
+            },
+        )
     }
 
     /// A generation's share of the capacity not yet used by the `held`
@@ -608,7 +641,7 @@ impl RevocationFilter {
         if !input.0.is_empty() {
             return Err(Error::CorruptSnapshot);
         }
-        *filter.write() = table;
+        filter.generations.store(Arc::new(table));
         Ok(filter)
     }
 }
@@ -729,9 +762,17 @@ impl RevocationFilter {
     /// # Errors
     ///
     /// [`Error::Io`] if the file cannot be read, [`Error::CorruptSnapshot`] if
-    /// it is not an intact snapshot.
+    /// it is not an intact snapshot or is longer than [`MAX_SNAPSHOT_LEN`]
+    /// (checked while reading, so a huge file is never read whole).
     pub fn load(path: impl AsRef<Path>) -> Result<RevocationFilter, Error> {
-        RevocationFilter::from_snapshot(&std::fs::read(path)?)
+        let file = std::fs::File::open(path)?;
+        let mut bytes = Vec::new();
+        file.take(MAX_SNAPSHOT_LEN as u64 + 1)
+            .read_to_end(&mut bytes)?;
+        if bytes.len() > MAX_SNAPSHOT_LEN {
+            return Err(Error::CorruptSnapshot);
+        }
+        RevocationFilter::from_snapshot(&bytes)
     }
 }
 
@@ -830,7 +871,12 @@ mod tests {
     #[test]
     fn an_empty_filter_allocates_nothing_and_a_huge_one_starts_small() {
         let f = RevocationFilter::new(usize::MAX, f64::NAN);
-        assert_eq!(f.memory_bytes(), size_of::<RevocationFilter>());
+        // The struct and the empty table's Arc: reference counts and the Vec.
+        let empty_table = 2 * size_of::<usize>() + size_of::<Vec<Arc<Generation>>>();
+        assert_eq!(
+            f.memory_bytes(),
+            size_of::<RevocationFilter>() + empty_table
+        );
         assert!(!f.is_revoked(SessionId([0; 16]), 0));
         f.revoke(SessionId([1; 16]), 0);
         assert!(f.is_revoked(SessionId([1; 16]), 0));
