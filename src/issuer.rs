@@ -54,10 +54,15 @@ impl Issuer {
         data: &T,
         now: u64,
     ) -> Result<String, Error> {
-        let mut session_id = [0u8; 16];
-        os_random(&mut session_id)?;
+        // One draw from the OS for both the session id and the nonce: each
+        // draw is a system call.
+        let mut random = [0u8; 16 + NONCE_LEN];
+        os_random(&mut random)?;
+        let (id, nonce) = random.split_at(16);
+        let id: [u8; 16] = id.try_into().map_err(|_| Error::Rng)?;
+        let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| Error::Rng)?;
         let deadline = now.saturating_add(self.policy.max_lifetime);
-        self.seal(SessionId(session_id), subject, data, now, deadline)
+        self.seal_with_nonce(SessionId(id), subject, data, now, deadline, &nonce)
     }
 
     /// Renews a verified session: same id, subject, data and deadline; issued
@@ -81,7 +86,9 @@ impl Issuer {
         if now >= s.deadline() || lapsed {
             return Err(Error::Expired);
         }
-        self.seal(s.id(), s.subject(), s.data(), now, s.deadline())
+        let mut nonce = [0u8; NONCE_LEN];
+        os_random(&mut nonce)?;
+        self.seal_with_nonce(s.id(), s.subject(), s.data(), now, s.deadline(), &nonce)
     }
 
     /// A verifier with the verifying half of these keys and the same policy,
@@ -94,19 +101,6 @@ impl Issuer {
     #[cfg(feature = "test-util")]
     pub(crate) fn policy(&self) -> &Policy {
         &self.policy
-    }
-
-    fn seal<T: Serialize + ?Sized>(
-        &self,
-        id: SessionId,
-        subject: &str,
-        data: &T,
-        now: u64,
-        deadline: u64,
-    ) -> Result<String, Error> {
-        let mut nonce = [0u8; NONCE_LEN];
-        os_random(&mut nonce)?;
-        self.seal_with_nonce(id, subject, data, now, deadline, &nonce)
     }
 
     /// The one sealing path; the nonce is a parameter only so that the

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod cache;
 mod claims;
 mod error;
 mod files;
@@ -25,7 +26,9 @@ pub use issuer::Issuer;
 pub use keyfile::MAX_KEYSET_FILE_LEN;
 pub use keys::{KeyId, KeyInfo, KeyState, Keyset, VerifierKeyset};
 pub use revocation::{RevocationFilter, MAX_SNAPSHOT_LEN};
-pub use verifier::{Verifier, DEFAULT_REVOCATION_CAPACITY, DEFAULT_REVOCATION_FP_RATE};
+pub use verifier::{
+    Verifier, DEFAULT_CACHE_CAPACITY, DEFAULT_REVOCATION_CAPACITY, DEFAULT_REVOCATION_FP_RATE,
+};
 
 #[cfg(test)]
 mod tests {

@@ -41,6 +41,8 @@ const INLINE_AUDIENCE: usize = 256;
 
 /// The shape of a token, parsed but not yet trusted.
 pub(crate) struct UntrustedToken<'a> {
+    /// The whole decoded body, for the verified-token cache's fingerprint.
+    pub(crate) body: &'a [u8],
     header: [u8; HEADER_LEN],
     pub(crate) key_id: KeyId,
     pub(crate) nonce: &'a [u8; NONCE_LEN],
@@ -75,6 +77,7 @@ impl<'a> UntrustedToken<'a> {
             return Err(Error::UnsupportedVersion);
         }
         Ok(UntrustedToken {
+            body,
             header,
             key_id: KeyId(u32::from_be_bytes([
                 header[1], header[2], header[3], header[4],

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
+use crate::cache::VerifiedCache;
 use crate::claims::{check_times, unix_now, DecodedClaims, Policy, Session, SessionId};
 use crate::keys::VerifierKeyset;
 use crate::revocation::RevocationFilter;
@@ -14,9 +15,26 @@ use crate::Error;
 pub const DEFAULT_REVOCATION_CAPACITY: usize = 100_000;
 /// False-positive rate of a verifier's own filter.
 pub const DEFAULT_REVOCATION_FP_RATE: f64 = 0.001;
+/// Entries in a verifier's verified-token cache unless
+/// [`Verifier::with_cache_capacity`] says otherwise (32 bytes each).
+pub const DEFAULT_CACHE_CAPACITY: usize = 10_000;
 
 /// Verifies tokens and remembers revocations. Holds no signing key, so it
 /// cannot mint tokens. `Send + Sync`; share it behind an `Arc`.
+///
+/// # The verified-token cache
+///
+/// The Ed25519 check is nearly all of a verification's cost, and a client
+/// sends the same token with every request until it is renewed. A verifier
+/// therefore remembers a fingerprint (a SHA-512 digest of the token's bytes,
+/// no secret) of the last [`DEFAULT_CACHE_CAPACITY`] tokens it fully verified,
+/// and skips only the signature check when exactly the same token comes back.
+/// The token is still decrypted, its claims decoded, and its times and
+/// revocation checked on every call, so a cached token expires and is revoked
+/// exactly as an uncached one would be. The cache is sharded (one small lock per
+/// shard, no global lock), never grows past its capacity, and is shared by
+/// clones of the verifier. [`with_cache_capacity`](Self::with_cache_capacity)
+/// resizes it; a capacity of 0 turns it off.
 ///
 /// ```
 /// use tessera::{Error, Issuer, Keyset, Policy};
@@ -34,6 +52,9 @@ pub struct Verifier {
     keys: VerifierKeyset,
     policy: Policy,
     revocations: Arc<RevocationFilter>,
+    /// Fingerprints of fully verified tokens; `None` when turned off. Bound to
+    /// this verifier's keys and audience, which never change after `new`.
+    cache: Option<Arc<VerifiedCache>>,
 }
 
 impl Verifier {
@@ -47,7 +68,32 @@ impl Verifier {
                 DEFAULT_REVOCATION_CAPACITY,
                 DEFAULT_REVOCATION_FP_RATE,
             )),
+            cache: VerifiedCache::new(DEFAULT_CACHE_CAPACITY).map(Arc::new),
         }
+    }
+
+    /// Replaces the verified-token cache with an empty one of `capacity`
+    /// entries (32 bytes each, allocated now); 0 turns caching off. The new cache
+    /// is shared with clones made from the returned verifier, not with clones
+    /// made before.
+    ///
+    /// ```
+    /// use tessera::{Issuer, Keyset, Policy};
+    ///
+    /// let issuer = Issuer::new(Keyset::generate(), Policy::default());
+    /// let verifier = issuer.verifier().with_cache_capacity(100_000);
+    /// assert_eq!(verifier.cache_capacity(), 100_000);
+    /// let uncached = issuer.verifier().with_cache_capacity(0);
+    /// assert_eq!(uncached.cache_capacity(), 0);
+    /// ```
+    pub fn with_cache_capacity(mut self, capacity: usize) -> Verifier {
+        self.cache = VerifiedCache::new(capacity).map(Arc::new);
+        self
+    }
+
+    /// The most tokens the verified-token cache remembers (0: caching is off).
+    pub fn cache_capacity(&self) -> usize {
+        self.cache.as_deref().map_or(0, VerifiedCache::capacity)
     }
 
     /// Verifies `token` now.
@@ -85,8 +131,19 @@ impl Verifier {
         // Step 4: AEAD open. Without the decryption key, rejection ends here.
         let mut plaintext = PlaintextBuf::new();
         let claims = untrusted.decrypt(key, audience, &mut plaintext)?;
-        // Step 5: the signature: holders of the decryption key cannot mint tokens.
-        untrusted.verify_signature(key, audience)?;
+        // Step 5: the signature: holders of the decryption key cannot mint
+        // tokens. Skipped only for the exact bytes of a token that passed every
+        // step before (see the type's docs).
+        let cached = self
+            .cache
+            .as_deref()
+            .map(|cache| (cache, VerifiedCache::fingerprint(untrusted.body)));
+        let hit = cached
+            .as_ref()
+            .is_some_and(|(cache, fingerprint)| cache.contains(fingerprint));
+        if !hit {
+            untrusted.verify_signature(key, audience)?;
+        }
         // Step 6: claims, consuming every byte.
         let session = decode_claims::<T>(claims)?.into_session(untrusted.key_id)?;
         // Step 7: time.
@@ -97,6 +154,9 @@ impl Verifier {
             .is_revoked(session.id(), session.deadline())
         {
             return Err(Error::Revoked);
+        }
+        if let (false, Some((cache, fingerprint))) = (hit, cached) {
+            cache.insert(fingerprint);
         }
         Ok(session)
     }
@@ -131,5 +191,76 @@ fn decode_claims<T: DeserializeOwned>(plaintext: &[u8]) -> Result<DecodedClaims<
     match postcard::take_from_bytes::<DecodedClaims<T>>(plaintext) {
         Ok((claims, [])) => Ok(claims),
         _ => Err(Error::Malformed),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Issuer, Keyset};
+    use base64ct::{Base64UrlUnpadded, Encoding};
+
+    const T0: u64 = 1_750_000_000;
+
+    /// Shows that a hit skips the signature check, and only that: a token with
+    /// a broken signature whose fingerprint is (artificially) in the cache is
+    /// accepted, and is still rejected for time and revocation.
+    #[test]
+    fn a_hit_skips_the_signature_check_and_nothing_else() {
+        let issuer = Issuer::new(Keyset::generate(), Policy::default());
+        let verifier = issuer.verifier();
+        let token = issuer.issue_at("alice", &(), T0).unwrap();
+        let mut body = Base64UrlUnpadded::decode_vec(&token[5..]).unwrap();
+        let last = body.len() - 1;
+        body[last] ^= 0x01; // the signature's last byte
+        let broken = format!("tsr1.{}", Base64UrlUnpadded::encode_string(&body));
+        assert_eq!(
+            verifier.verify_at::<()>(&broken, T0).err(),
+            Some(Error::Invalid)
+        );
+
+        let cache = verifier.cache.as_deref().unwrap();
+        cache.insert(VerifiedCache::fingerprint(&body));
+        let session = verifier.verify_at::<()>(&broken, T0).unwrap();
+        assert_eq!(session.subject(), "alice");
+        assert_eq!(
+            verifier.verify_at::<()>(&broken, T0 + 86_400).err(),
+            Some(Error::Expired)
+        );
+        verifier.revoke(&session);
+        assert_eq!(
+            verifier.verify_at::<()>(&broken, T0).err(),
+            Some(Error::Revoked)
+        );
+    }
+
+    #[test]
+    fn only_fully_verified_tokens_are_cached() {
+        let issuer = Issuer::new(Keyset::generate(), Policy::default());
+        let verifier = issuer.verifier();
+        let cache = verifier.cache.as_deref().unwrap();
+        let token = issuer.issue_at("alice", &(), T0).unwrap();
+        // Expired: the signature verified, but the token was not accepted.
+        assert!(verifier.verify_at::<()>(&token, T0 + 86_400).is_err());
+        assert_eq!(cache.len(), 0);
+        verifier.verify_at::<()>(&token, T0).unwrap();
+        assert_eq!(cache.len(), 1);
+        verifier.verify_at::<()>(&token, T0).unwrap();
+        assert_eq!(cache.len(), 1);
+    }
+
+    #[test]
+    fn clones_share_the_cache_and_resizing_replaces_it() {
+        let issuer = Issuer::new(Keyset::generate(), Policy::default());
+        let verifier = issuer.verifier();
+        let clone = verifier.clone();
+        verifier
+            .verify_at::<()>(&issuer.issue_at("a", &(), T0).unwrap(), T0)
+            .unwrap();
+        assert_eq!(clone.cache.as_deref().unwrap().len(), 1);
+        let resized = clone.with_cache_capacity(5);
+        assert_eq!(resized.cache_capacity(), 5);
+        assert_eq!(resized.cache.as_deref().unwrap().len(), 0);
+        assert_eq!(resized.with_cache_capacity(0).cache_capacity(), 0);
     }
 }
