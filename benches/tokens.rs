@@ -318,4 +318,28 @@ criterion_group!(
     jsonwebtoken_benches,
     branca_benches
 );
-criterion_main!(benches);
+criterion_main!(benches, scratchg);
+
+fn scratch(c: &mut Criterion) {
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    use ed25519_dalek::{Digest, Sha512};
+    let issuer = Issuer::new(Keyset::generate(), Policy::default());
+    let token = issuer.issue(SUBJECT, &app_data()).unwrap();
+    let body = Base64UrlUnpadded::decode_vec(&token[5..]).unwrap();
+    let mut g = c.benchmark_group("scratch");
+    g.bench_function("sha512", |b| b.iter(|| Sha512::digest(black_box(&body))));
+    g.bench_function("b64decode_into_6144", |b| b.iter(|| { let mut buf = [0u8; 6144]; let n = Base64UrlUnpadded::decode(black_box(&token[5..]), &mut buf).unwrap().len(); black_box(&buf); n }));
+    g.bench_function("b64decode_into_512", |b| b.iter(|| { let mut buf = [0u8; 512]; let n = Base64UrlUnpadded::decode(black_box(&token[5..]), &mut buf).unwrap().len(); black_box(&buf); n }));
+    g.bench_function("zero3x6144", |b| b.iter(|| { let a = [0u8; 6144]; let c2 = [0u8; 6144]; let d = [0u8; 6464]; black_box(&a); black_box(&c2); black_box(&d); }));
+    g.bench_function("b64encode", |b| b.iter(|| Base64UrlUnpadded::encode_string(black_box(&body))));
+    g.bench_function("getrandom40", |b| b.iter(|| { let mut r = [0u8; 40]; getrandom::fill(&mut r).unwrap(); r }));
+    g.bench_function("getrandom24", |b| b.iter(|| { let mut r = [0u8; 24]; getrandom::fill(&mut r).unwrap(); r }));
+    let sk = SigningKey::from_bytes(&[1; 32]);
+    let msg = vec![1u8; 150];
+    use ed25519_dalek::ed25519::signature::MultipartSigner;
+    g.bench_function("sign150", |b| b.iter(|| sk.sign(black_box(&msg))));
+    g.bench_function("msign150", |b| b.iter(|| sk.try_multipart_sign(&[&msg[..14], &msg[14..60], &msg[60..100], &msg[100..]]).unwrap()));
+    g.bench_function("postcard", |b| b.iter(|| { let mut buf = [0u8; 256]; postcard::to_slice(black_box(&(SUBJECT, 5u64, 7u64, [1u8;16], app_data())), &mut buf).unwrap().len() }));
+    g.finish();
+}
+criterion_group!(scratchg, scratch);

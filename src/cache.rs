@@ -3,54 +3,65 @@
 //!
 //! # What is cached, and why it is safe
 //!
-//! An entry is the SHA-512 digest (first 32 bytes) of a token's whole decoded
-//! body, `header || nonce || ciphertext || tag || signature`: it binds the key
-//! id, the nonce, the tag, the signature *and* the ciphertext. Binding the
-//! ciphertext matters: anyone holding the decryption key can compute
-//! Poly1305's one-time key for a nonce and so forge a *different* ciphertext
-//! with the same nonce and tag that still decrypts; matching on
-//! `(key id, nonce, tag, signature)` alone would let that holder mint tokens,
-//! which the signature exists to prevent. With the digest, a hit means "these
-//! exact bytes passed `verify_strict` under this verifier's keys and
-//! audience", so skipping the signature check on them changes no verdict.
+//! An entry is a token's signature together with the SHA-512 digest (first 32
+//! bytes) of everything the signature covers that travels in the token,
+//! `header || nonce || ciphertext || tag`. So a hit binds the key id, the
+//! nonce, the tag, the signature *and* the ciphertext. Binding the ciphertext
+//! matters: anyone holding the decryption key can compute Poly1305's one-time
+//! key for a nonce and so forge a *different* ciphertext with the same nonce
+//! and tag that still decrypts; matching on `(key id, nonce, tag, signature)`
+//! alone would let that holder mint tokens, which the signature exists to
+//! prevent. With the digest, a hit means "exactly these bytes passed
+//! `verify_strict` under this verifier's keys and audience", so skipping the
+//! signature check for them changes no verdict.
 //!
-//! Everything in an entry is public (it is a hash of the token's bytes); the
-//! claims, the session id and every key stay out of the cache. A cache belongs
-//! to one [`Verifier`](crate::Verifier) (and its clones, which share its keys
-//! and policy), so the keys and audience behind a hit are the ones that
-//! verified the entry. Only the signature is skipped on a hit: the AEAD still
-//! opens the token (the claims are needed anyway), and decoding, time checks
-//! and revocation run on every verification.
+//! Everything in an entry is public (a signature and a hash of bytes that are
+//! in the token); claims, session ids and keys stay out of the cache. A cache
+//! belongs to one [`Verifier`](crate::Verifier) (and its clones, which share
+//! its keys and policy), so the keys and audience behind a hit are those that
+//! verified the entry. Only the signature check is skipped: the AEAD still
+//! opens the token (its claims are needed anyway), and decoding, the time
+//! checks and revocation run on every verification.
 //!
 //! # Shape
 //!
 //! `capacity` slots split over at most [`SHARDS`] shards, each behind its own
-//! `Mutex` (held for a few compares, never across any crypto), chosen by digest
-//! bits that no one can steer without a preimage. Inside a shard a digest may
-//! live in one of [`WAYS`] consecutive slots from its home slot; a full window
-//! evicts round-robin. The slots are allocated once, when the verifier is
-//! built, so the cache never grows and verification never allocates for it.
+//! `Mutex`, held for a few compares and never across any crypto. Signature
+//! bytes choose the shard and, inside it, a window of [`WAYS`] consecutive
+//! slots where the entry may live; a full window evicts round-robin. Forged
+//! signatures can pick which slots a lookup reads, never what is stored: only
+//! fully verified tokens are inserted. The slots are allocated once, when the
+//! verifier is built, so the cache never grows and verification never
+//! allocates for it. A lookup hashes only when a slot holds the same
+//! signature, so a miss costs a few compares.
 
 use std::sync::{Mutex, MutexGuard};
 
 use ed25519_dalek::{Digest, Sha512};
 
+use crate::token::SIG_LEN;
+
 /// Upper bound on the number of shards (independent locks).
 pub(crate) const SHARDS: usize = 16;
-/// How many slots a digest may occupy: the lookup cost per verification.
+/// How many slots an entry may occupy: the compares per lookup.
 pub(crate) const WAYS: usize = 4;
 
-/// The cached fingerprint of one fully verified token body.
-pub(crate) type Fingerprint = [u8; 32];
+/// One fully verified token: its signature, and the digest of the bytes
+/// before it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    signature: [u8; SIG_LEN],
+    digest: [u8; 32],
+}
 
-/// A bounded, sharded set of fingerprints of fully verified token bodies.
+/// A bounded, sharded set of fully verified tokens.
 pub(crate) struct VerifiedCache {
     shards: Box<[Mutex<Shard>]>,
     capacity: usize,
 }
 
 struct Shard {
-    slots: Box<[Option<Fingerprint>]>,
+    slots: Box<[Option<Entry>]>,
     /// The next way to evict when a window is full.
     victim: usize,
 }
@@ -81,31 +92,33 @@ impl VerifiedCache {
         self.capacity
     }
 
-    /// The fingerprint of a decoded token body.
-    pub(crate) fn fingerprint(body: &[u8]) -> Fingerprint {
-        let digest = Sha512::digest(body);
-        let mut out = [0u8; 32];
-        out.iter_mut().zip(digest.iter()).for_each(|(o, d)| *o = *d);
-        out
+    /// Whether a token made of `content` (its body up to the signature) and
+    /// `signature` was fully verified.
+    pub(crate) fn contains(&self, content: &[u8], signature: &[u8; SIG_LEN]) -> bool {
+        // Copy the candidate out and hash after unlocking: no hashing under a lock.
+        let held = self
+            .with_window(signature, |shard, window| {
+                window.slots().find_map(|at| match shard.slots.get(at) {
+                    Some(Some(entry)) if entry.signature == *signature => Some(entry.digest),
+                    _ => None,
+                })
+            })
+            .flatten();
+        held.is_some_and(|digest| digest == content_digest(content))
     }
 
-    /// Whether `fp` belongs to a token that was fully verified.
-    pub(crate) fn contains(&self, fp: &Fingerprint) -> bool {
-        self.with_window(fp, |shard, window| {
-            window
-                .slots()
-                .any(|at| shard.slots.get(at).is_some_and(|slot| slot.as_ref() == Some(fp)))
-        })
-        .unwrap_or(false)
-    }
-
-    /// Remembers that the token with fingerprint `fp` was fully verified.
-    pub(crate) fn insert(&self, fp: Fingerprint) {
-        self.with_window(&fp, |shard, window| {
+    /// Remembers that the token made of `content` and `signature` was fully
+    /// verified.
+    pub(crate) fn insert(&self, content: &[u8], signature: &[u8; SIG_LEN]) {
+        let entry = Entry {
+            signature: *signature,
+            digest: content_digest(content),
+        };
+        self.with_window(signature, |shard, window| {
             let mut free = None;
             for at in window.slots() {
                 match shard.slots.get(at) {
-                    Some(Some(held)) if *held == fp => return,
+                    Some(Some(held)) if *held == entry => return,
                     Some(None) if free.is_none() => free = Some(at),
                     _ => {}
                 }
@@ -116,7 +129,7 @@ impl VerifiedCache {
                 at
             });
             if let Some(slot) = shard.slots.get_mut(at) {
-                *slot = Some(fp);
+                *slot = Some(entry);
             }
         });
     }
@@ -130,22 +143,23 @@ impl VerifiedCache {
             .sum()
     }
 
-    /// Runs `f` on `fp`'s shard, locked, and the slots `fp` may occupy in it:
-    /// up to [`WAYS`] consecutive slots (wrapping) from its home slot. Both the
-    /// shard and the home slot come from digest bits, which no one can steer.
+    /// Runs `f` on the shard for `signature`, locked, and the window of slots
+    /// an entry with that signature may occupy in it.
     fn with_window<R>(
         &self,
-        fp: &Fingerprint,
+        signature: &[u8; SIG_LEN],
         f: impl FnOnce(&mut Shard, Window) -> R,
     ) -> Option<R> {
         let word = |from: usize| {
             let mut bytes = [0u8; 8];
             bytes
                 .iter_mut()
-                .zip(fp.iter().skip(from))
-                .for_each(|(b, d)| *b = *d);
+                .zip(signature.iter().skip(from))
+                .for_each(|(b, s)| *b = *s);
             u64::from_le_bytes(bytes)
         };
+        // For every token that can be inserted, R (the first half of the
+        // signature) is the encoding of a point derived from a hash: uniform.
         let shard = self.shards.get(index(word(0), self.shards.len()))?;
         let mut guard = lock(shard);
         let len = guard.slots.len();
@@ -154,7 +168,15 @@ impl VerifiedCache {
     }
 }
 
-/// The slots one fingerprint may occupy in a shard of `len` slots.
+/// SHA-512, first 32 bytes: collision resistance is what the cache relies on.
+fn content_digest(content: &[u8]) -> [u8; 32] {
+    let full = Sha512::digest(content);
+    let mut out = [0u8; 32];
+    out.iter_mut().zip(full.iter()).for_each(|(o, d)| *o = *d);
+    out
+}
+
+/// The slots one entry may occupy in a shard of `len` slots.
 #[derive(Clone, Copy)]
 struct Window {
     home: usize,
@@ -165,9 +187,9 @@ impl Window {
     /// The `way`-th slot of the window (`way` taken modulo the window size).
     fn slot(self, way: usize) -> usize {
         let ways = WAYS.min(self.len).max(1);
-        let offset = way % ways;
-        // `home < len` and `offset < len`, so this neither overflows nor leaves the shard.
-        let at = self.home + offset;
+        // `home < len` and `way % ways < len`: the sum neither overflows nor
+        // wraps more than once.
+        let at = self.home + way % ways;
         if at >= self.len {
             at - self.len
         } else {
@@ -208,8 +230,24 @@ impl std::fmt::Debug for VerifiedCache {
 mod tests {
     use super::*;
 
-    fn fp(i: u32) -> Fingerprint {
-        VerifiedCache::fingerprint(&i.to_le_bytes())
+    /// A distinct (content, signature) pair with a uniform signature, as a
+    /// real one would be.
+    fn token(i: u32) -> (Vec<u8>, [u8; SIG_LEN]) {
+        let content = i.to_le_bytes().to_vec();
+        let mut signature = [0u8; SIG_LEN];
+        let digest = Sha512::digest(&content);
+        signature.copy_from_slice(&digest);
+        (content, signature)
+    }
+
+    fn insert(cache: &VerifiedCache, i: u32) {
+        let (content, signature) = token(i);
+        cache.insert(&content, &signature);
+    }
+
+    fn contains(cache: &VerifiedCache, i: u32) -> bool {
+        let (content, signature) = token(i);
+        cache.contains(&content, &signature)
     }
 
     #[test]
@@ -232,15 +270,15 @@ mod tests {
     fn remembers_what_it_holds_and_never_grows_past_its_capacity() {
         for capacity in [1, 2, 5, 64, 1000] {
             let cache = VerifiedCache::new(capacity).unwrap();
-            for i in 0..5_000 {
-                cache.insert(fp(i));
-                assert!(cache.contains(&fp(i)), "just inserted");
+            for i in 0..3_000 {
+                insert(&cache, i);
+                assert!(contains(&cache, i), "just inserted");
                 assert!(cache.len() <= capacity);
             }
-            assert!(!cache.contains(&fp(5_000)));
+            assert!(!contains(&cache, 3_000));
             // Inserting again what is held neither duplicates nor evicts.
             let before = cache.len();
-            cache.insert(fp(4_999));
+            insert(&cache, 2_999);
             assert_eq!(cache.len(), before);
         }
     }
@@ -248,23 +286,29 @@ mod tests {
     #[test]
     fn a_roomy_cache_keeps_recent_entries() {
         let cache = VerifiedCache::new(10_000).unwrap();
-        for i in 0..1_000 {
-            cache.insert(fp(i));
+        for i in 0..500 {
+            insert(&cache, i);
         }
-        // A tenth full: only a window of four slots filling up could evict, and
-        // with these fingerprints none does.
-        assert_eq!((0..1_000).filter(|&i| cache.contains(&fp(i))).count(), 1_000);
+        // A twentieth full: with these signatures no window of four overflows.
+        assert_eq!((0..500).filter(|&i| contains(&cache, i)).count(), 500);
     }
 
     #[test]
-    fn fingerprints_differ_for_any_changed_byte() {
-        let body = [7u8; 100];
-        let original = VerifiedCache::fingerprint(&body);
-        for at in 0..body.len() {
-            let mut changed = body;
+    fn a_hit_needs_the_same_signature_and_the_same_content() {
+        let cache = VerifiedCache::new(100).unwrap();
+        let (content, signature) = token(1);
+        cache.insert(&content, &signature);
+        assert!(cache.contains(&content, &signature));
+        for at in 0..content.len() {
+            let mut changed = content.clone();
             changed[at] ^= 1;
-            assert_ne!(VerifiedCache::fingerprint(&changed), original);
+            assert!(!cache.contains(&changed, &signature), "content byte {at}");
         }
-        assert_ne!(VerifiedCache::fingerprint(&body[..99]), original);
+        assert!(!cache.contains(&content[..3], &signature));
+        for at in 0..SIG_LEN {
+            let mut changed = signature;
+            changed[at] ^= 0x80;
+            assert!(!cache.contains(&content, &changed), "signature byte {at}");
+        }
     }
 }

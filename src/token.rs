@@ -38,11 +38,22 @@ pub(crate) const OVERHEAD: usize = HEADER_LEN + NONCE_LEN + TAG_LEN + SIG_LEN;
 pub(crate) const MAX_BODY: usize = MAX_TOKEN_LENGTH_LIMIT / 4 * 3;
 /// Audiences up to this long are bound without touching the heap.
 const INLINE_AUDIENCE: usize = 256;
+/// The body size of the small stack-buffer tier: nearly every token fits, and
+/// zeroing three buffers of this size costs next to nothing (three of
+/// [`MAX_BODY`] cost about as much as the rest of a cache hit's bookkeeping).
+pub(crate) const SMALL_BODY: usize = 384;
+/// The longest token whose body fits in [`SMALL_BODY`] bytes.
+pub(crate) const SMALL_TOKEN: usize = PREFIX.len() + SMALL_BODY / 3 * 4;
+
+/// Stack room for the signed message of a body of up to `body` bytes.
+pub(crate) const fn message_room(body: usize) -> usize {
+    body + INLINE_AUDIENCE + 64
+}
 
 /// The shape of a token, parsed but not yet trusted.
 pub(crate) struct UntrustedToken<'a> {
-    /// The whole decoded body, for the verified-token cache's fingerprint.
-    pub(crate) body: &'a [u8],
+    /// `header || nonce || ciphertext || tag`: the body up to its signature.
+    pub(crate) content: &'a [u8],
     header: [u8; HEADER_LEN],
     pub(crate) key_id: KeyId,
     pub(crate) nonce: &'a [u8; NONCE_LEN],
@@ -53,11 +64,13 @@ pub(crate) struct UntrustedToken<'a> {
 
 impl<'a> UntrustedToken<'a> {
     /// Steps 1-3 of verification: length bound and exact prefix, canonical
-    /// base64url into `buf`, the version byte. Never allocates.
+    /// base64url into `buf`, the version byte. Never allocates. Callers size
+    /// `buf` from the token's length (see [`SMALL_TOKEN`]) so that every body
+    /// the length bound admits fits.
     pub(crate) fn parse(
         token: &str,
         max_len: usize,
-        buf: &'a mut [u8; MAX_BODY],
+        buf: &'a mut [u8],
     ) -> Result<UntrustedToken<'a>, Error> {
         if token.len() > max_len.min(MAX_TOKEN_LENGTH_LIMIT) {
             return Err(Error::TooLarge);
@@ -68,6 +81,7 @@ impl<'a> UntrustedToken<'a> {
         if body.len() < OVERHEAD {
             return Err(Error::Malformed);
         }
+        let (content, _) = body.split_at(body.len() - SIG_LEN);
         let (header, rest) = body.split_at(HEADER_LEN);
         let (nonce, rest) = rest.split_at(NONCE_LEN);
         let (sealed, signature) = rest.split_at(rest.len() - SIG_LEN);
@@ -77,7 +91,7 @@ impl<'a> UntrustedToken<'a> {
             return Err(Error::UnsupportedVersion);
         }
         Ok(UntrustedToken {
-            body,
+            content,
             header,
             key_id: KeyId(u32::from_be_bytes([
                 header[1], header[2], header[3], header[4],
@@ -90,11 +104,11 @@ impl<'a> UntrustedToken<'a> {
     }
 
     /// Step 4: AEAD open into `out`. Fails with the opaque [`Error::Invalid`].
-    pub(crate) fn decrypt<'p>(
+    pub(crate) fn decrypt<'p, const N: usize>(
         &self,
         key: &VerifierKey,
         audience: &[u8],
-        out: &'p mut PlaintextBuf,
+        out: &'p mut PlaintextBuf<N>,
     ) -> Result<&'p [u8], Error> {
         let plaintext = out.fill(self.ciphertext)?;
         let ok = with_aad(&self.header, audience, |aad| {
@@ -115,9 +129,14 @@ impl<'a> UntrustedToken<'a> {
         }
     }
 
-    /// Step 5: Ed25519 `verify_strict` over the signed message. Fails with the
-    /// opaque [`Error::Invalid`].
-    pub(crate) fn verify_signature(&self, key: &VerifierKey, audience: &[u8]) -> Result<(), Error> {
+    /// Step 5: Ed25519 `verify_strict` over the signed message, assembled in
+    /// `M` bytes of stack (see [`message_room`]). Fails with the opaque
+    /// [`Error::Invalid`].
+    pub(crate) fn verify_signature<const M: usize>(
+        &self,
+        key: &VerifierKey,
+        audience: &[u8],
+    ) -> Result<(), Error> {
         let signature = Signature::from_bytes(self.signature);
         let ct_len = le64(self.ciphertext.len() + TAG_LEN);
         let aud_len = le64(audience.len());
@@ -131,7 +150,7 @@ impl<'a> UntrustedToken<'a> {
             &aud_len,
             audience,
         ];
-        with_concat::<{ MAX_BODY + INLINE_AUDIENCE + 64 }, _>(&parts, |message| {
+        with_concat::<M, _>(&parts, |message| {
             key.verifying.verify_strict(message, &signature)
         })
         .map_err(|_| Error::Invalid)
@@ -205,16 +224,17 @@ fn encode(body: &[u8]) -> Result<String, Error> {
     String::from_utf8(out).map_err(|_| Error::Malformed)
 }
 
-/// A stack buffer for decrypted claims that wipes the bytes it held on drop.
-pub(crate) struct PlaintextBuf {
-    bytes: [u8; MAX_BODY],
+/// A stack buffer of `N` bytes for decrypted claims that wipes the bytes it
+/// held on drop.
+pub(crate) struct PlaintextBuf<const N: usize> {
+    bytes: [u8; N],
     used: usize,
 }
 
-impl PlaintextBuf {
+impl<const N: usize> PlaintextBuf<N> {
     pub(crate) fn new() -> Self {
         PlaintextBuf {
-            bytes: [0u8; MAX_BODY],
+            bytes: [0u8; N],
             used: 0,
         }
     }
@@ -228,7 +248,7 @@ impl PlaintextBuf {
     }
 }
 
-impl Drop for PlaintextBuf {
+impl<const N: usize> Drop for PlaintextBuf<N> {
     fn drop(&mut self) {
         self.bytes[..self.used].zeroize();
     }

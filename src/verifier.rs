@@ -8,7 +8,7 @@ use crate::cache::VerifiedCache;
 use crate::claims::{check_times, unix_now, DecodedClaims, Policy, Session, SessionId};
 use crate::keys::VerifierKeyset;
 use crate::revocation::RevocationFilter;
-use crate::token::{PlaintextBuf, UntrustedToken, MAX_BODY};
+use crate::token::{message_room, PlaintextBuf, UntrustedToken, MAX_BODY, SMALL_BODY, SMALL_TOKEN};
 use crate::Error;
 
 /// Revocations a verifier's own filter is sized for, when none is shared in.
@@ -119,9 +119,24 @@ impl Verifier {
         token: &str,
         now: u64,
     ) -> Result<Session<T>, Error> {
+        // The stack buffers are zeroed on every call: size them from the token.
+        if token.len() <= SMALL_TOKEN {
+            self.verify_in::<T, SMALL_BODY, { message_room(SMALL_BODY) }>(token, now)
+        } else {
+            self.verify_in::<T, MAX_BODY, { message_room(MAX_BODY) }>(token, now)
+        }
+    }
+
+    /// [`verify_at`](Self::verify_at) with `BODY` bytes of stack for the body
+    /// and for the plaintext, and `MESSAGE` for the signed message.
+    fn verify_in<T: DeserializeOwned, const BODY: usize, const MESSAGE: usize>(
+        &self,
+        token: &str,
+        now: u64,
+    ) -> Result<Session<T>, Error> {
         let audience = self.policy.audience.as_bytes();
         // Steps 1-3: length, prefix, canonical base64url, version.
-        let mut body = [0u8; MAX_BODY];
+        let mut body = [0u8; BODY];
         let untrusted = UntrustedToken::parse(token, self.policy.max_token_length, &mut body)?;
         // Step 3: key id.
         let key = self
@@ -129,20 +144,15 @@ impl Verifier {
             .lookup(untrusted.key_id)
             .ok_or(Error::UnknownKey)?;
         // Step 4: AEAD open. Without the decryption key, rejection ends here.
-        let mut plaintext = PlaintextBuf::new();
+        let mut plaintext = PlaintextBuf::<BODY>::new();
         let claims = untrusted.decrypt(key, audience, &mut plaintext)?;
         // Step 5: the signature: holders of the decryption key cannot mint
         // tokens. Skipped only for the exact bytes of a token that passed every
         // step before (see the type's docs).
-        let cached = self
-            .cache
-            .as_deref()
-            .map(|cache| (cache, VerifiedCache::fingerprint(untrusted.body)));
-        let hit = cached
-            .as_ref()
-            .is_some_and(|(cache, fingerprint)| cache.contains(fingerprint));
+        let cache = self.cache.as_deref();
+        let hit = cache.is_some_and(|c| c.contains(untrusted.content, untrusted.signature));
         if !hit {
-            untrusted.verify_signature(key, audience)?;
+            untrusted.verify_signature::<MESSAGE>(key, audience)?;
         }
         // Step 6: claims, consuming every byte.
         let session = decode_claims::<T>(claims)?.into_session(untrusted.key_id)?;
@@ -155,8 +165,8 @@ impl Verifier {
         {
             return Err(Error::Revoked);
         }
-        if let (false, Some((cache, fingerprint))) = (hit, cached) {
-            cache.insert(fingerprint);
+        if let (false, Some(cache)) = (hit, cache) {
+            cache.insert(untrusted.content, untrusted.signature);
         }
         Ok(session)
     }
@@ -220,7 +230,8 @@ mod tests {
         );
 
         let cache = verifier.cache.as_deref().unwrap();
-        cache.insert(VerifiedCache::fingerprint(&body));
+        let (content, signature) = body.split_at(body.len() - 64);
+        cache.insert(content, signature.try_into().unwrap());
         let session = verifier.verify_at::<()>(&broken, T0).unwrap();
         assert_eq!(session.subject(), "alice");
         assert_eq!(
