@@ -8,15 +8,24 @@
 //! cargo bench --bench tokens -- --warm-up-time 1 --measurement-time 3
 //! ```
 //!
-//! Every benchmark is named `tokens/<party>/<operation>`; the script reads the
-//! medians criterion writes under `target/criterion/tokens/`.
+//! Two kinds of result:
+//! - criterion medians, one benchmark after another, named
+//!   `tokens/<party>/<operation>` (under `target/criterion/tokens/`);
+//! - paired ratios, for the performance targets: the two operations of a ratio
+//!   run in alternating short batches (A B B A ...) and the median of the
+//!   per-round ratios is kept, so load from elsewhere on a shared machine
+//!   slows both sides alike. Written to `target/criterion/tokens/paired.json`.
+//!
+//! Token lengths go to `target/criterion/tokens/<name>.length`.
 
+use std::collections::BTreeMap;
 use std::hint::black_box;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chacha20poly1305::aead::{AeadInOut, KeyInit};
 use chacha20poly1305::XChaCha20Poly1305;
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::Criterion;
 use ed25519_dalek::{Signer, SigningKey};
 use serde::{Deserialize, Serialize};
 use tessera::{Error, Issuer, Keyset, Policy, Session, SessionId};
@@ -30,6 +39,10 @@ struct AppData {
 
 const SUBJECT: &str = "user-48151623@example.com";
 const IDLE_SECS: u64 = 30 * 60;
+/// Tokens in the cold-verify pool: far more than the verifier's cache holds
+/// (10,000), so every token was evicted long before it comes round again.
+const COLD_POOL: usize = 65_536;
+const OUT: &str = "target/criterion/tokens";
 
 fn app_data() -> AppData {
     AppData {
@@ -49,14 +62,10 @@ struct PeerClaims {
     data: AppData,
 }
 
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 fn peer_claims() -> PeerClaims {
-    let iat = now();
+    let iat = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     PeerClaims {
         sub: SUBJECT.to_string(),
         iat,
@@ -66,19 +75,28 @@ fn peer_claims() -> PeerClaims {
     }
 }
 
-/// Tokens in the cold-verify pool: far more than the verifier's cache holds, so
-/// every token was evicted long before it comes round again.
-const COLD_POOL: usize = 65_536;
-
 /// Records one token length for the ratios script (criterion knows nothing of it).
 fn record_length(name: &str, len: usize) {
-    let dir = std::path::Path::new("target/criterion/tokens");
-    let _ = std::fs::create_dir_all(dir);
-    let _ = std::fs::write(dir.join(format!("{name}.length")), len.to_string());
+    let _ = std::fs::create_dir_all(OUT);
+    let _ = std::fs::write(Path::new(OUT).join(format!("{name}.length")), len.to_string());
     eprintln!("token length {name}: {len}");
 }
 
-fn tessera_benches(c: &mut Criterion) {
+/// One measured operation; it black-boxes its own result.
+type Op<'a> = Box<dyn FnMut() + 'a>;
+
+/// Every operation, in the order criterion measures them: each tessera
+/// operation right after the floor it is compared with.
+fn operations() -> Vec<(&'static str, Op<'static>)> {
+    let mut ops: Vec<(&'static str, Op<'static>)> = Vec::new();
+    tessera_and_floor(&mut ops);
+    pasetors(&mut ops);
+    jsonwebtoken(&mut ops);
+    branca(&mut ops);
+    ops
+}
+
+fn tessera_and_floor(ops: &mut Vec<(&'static str, Op<'static>)>) {
     let issuer = Issuer::new(Keyset::generate(), Policy::default());
     let verifier = issuer.verifier();
     let data = app_data();
@@ -87,122 +105,152 @@ fn tessera_benches(c: &mut Criterion) {
     let session: Session<AppData> = verifier.verify(&token).expect("verify");
     assert_eq!(session.data(), &data);
 
-    let mut g = c.benchmark_group("tokens");
-    g.bench_function("tessera/issue", |b| {
-        b.iter(|| issuer.issue(black_box(SUBJECT), black_box(&data)))
-    });
-
-    // Cold: a distinct token every iteration, through a verifier with its
-    // cache on (default capacity): each verification misses, pays the full
-    // signature check and inserts its fingerprint.
-    let pool: Vec<String> = (0..COLD_POOL)
-        .map(|_| issuer.issue(SUBJECT, &data).expect("issue"))
-        .collect();
-    let cold = issuer.verifier();
-    let mut next = 0usize;
-    g.bench_function("tessera/verify_cold", |b| {
-        b.iter(|| {
-            next = (next + 1) % COLD_POOL;
-            cold.verify::<AppData>(black_box(&pool[next]))
-        })
-    });
-    // Cold with the cache turned off: the same token each time, nothing skipped.
-    let uncached = issuer.verifier().with_cache_capacity(0);
-    g.bench_function("tessera/verify_nocache", |b| {
-        b.iter(|| uncached.verify::<AppData>(black_box(&token)))
-    });
-    // Hot: the same token again, a cache hit.
-    g.bench_function("tessera/verify_hot", |b| {
-        b.iter(|| verifier.verify::<AppData>(black_box(&token)))
-    });
-    g.bench_function("tessera/renew", |b| {
-        b.iter(|| issuer.renew(black_box(&session)))
-    });
-
-    // Forged: the real header and nonce, one ciphertext byte changed (the
-    // token stays canonical base64url): rejected by the AEAD.
-    let forged = {
-        let mut chars: Vec<u8> = token.clone().into_bytes();
-        let at = "tsr1.".len() + 48; // well inside the ciphertext (body bytes 36..)
-        chars[at] = if chars[at] == b'A' { b'B' } else { b'A' };
-        String::from_utf8(chars).expect("ascii")
-    };
-    assert_eq!(verifier.verify::<AppData>(&forged).err(), Some(Error::Invalid));
-    g.bench_function("tessera/reject_forged", |b| {
-        b.iter(|| verifier.verify::<AppData>(black_box(&forged)))
-    });
-    let garbage: String = (0..token.len())
-        .map(|i| char::from(b"!?#%&*~^"[i % 8]))
-        .collect();
-    assert_eq!(verifier.verify::<AppData>(&garbage).err(), Some(Error::Malformed));
-    g.bench_function("tessera/reject_garbage", |b| {
-        b.iter(|| verifier.verify::<AppData>(black_box(&garbage)))
-    });
-
-    let filter = verifier.revocations();
-    for i in 0..10_000u32 {
-        let mut id = [0u8; 16];
-        id[..4].copy_from_slice(&i.to_le_bytes());
-        filter.revoke(SessionId(id), session.deadline());
-    }
-    g.bench_function("tessera/revocation_lookup", |b| {
-        b.iter(|| filter.is_revoked(black_box(session.id()), black_box(session.deadline())))
-    });
-    g.finish();
-
-    floor_benches(c, &token);
-}
-
-/// The floor: the two primitives alone, on inputs the size of the token's.
-fn floor_benches(c: &mut Criterion, token: &str) {
+    // The floor: the two primitives alone, on inputs the size of the token's.
     // body = header(5) || nonce(24) || ciphertext || tag(16) || signature(64)
-    let body_len = (token.len() - "tsr1.".len()) * 3 / 4;
-    let plaintext_len = body_len - 5 - 24 - 16 - 64;
-    // DS_SIG || header || nonce || le64 || ciphertext || tag || le64 || audience("")
+    let body = (token.len() - "tsr1.".len()) * 3 / 4;
+    let plaintext_len = body - 5 - 24 - 16 - 64;
+    // DS_SIG || header || nonce || le64 || ciphertext || tag || le64 || audience ("")
     let signed_len = b"tessera/v1/sig".len() + 5 + 24 + 8 + plaintext_len + 16 + 8;
-    // DS_AEAD || header || le64 || audience("")
-    let aad_len = b"tessera/v1/aead".len() + 5 + 8;
-
+    // DS_AEAD || header || le64 || audience ("")
+    let aad = vec![0x24u8; b"tessera/v1/aead".len() + 5 + 8];
     let signing = SigningKey::from_bytes(&[7u8; 32]);
     let verifying = signing.verifying_key();
     let message = vec![0x42u8; signed_len];
     let signature = signing.sign(&message);
     let cipher = XChaCha20Poly1305::new(&[9u8; 32].into());
-    let nonce = [3u8; 24];
-    let aad = vec![0x24u8; aad_len];
+    let nonce = [3u8; 24].into();
     let plaintext = vec![0x11u8; plaintext_len];
     let mut sealed = plaintext.clone();
     let tag = cipher
-        .encrypt_inout_detached(&nonce.into(), &aad, sealed.as_mut_slice().into())
+        .encrypt_inout_detached(&nonce, &aad, sealed.as_mut_slice().into())
         .expect("seal");
 
-    let mut g = c.benchmark_group("tokens");
-    g.bench_function("floor/ed25519_sign", |b| {
-        b.iter(|| signing.sign(black_box(&message)))
-    });
-    g.bench_function("floor/ed25519_verify_strict", |b| {
-        b.iter(|| verifying.verify_strict(black_box(&message), black_box(&signature)))
-    });
-    g.bench_function("floor/xchacha_seal", |b| {
-        b.iter(|| {
+    // Cold: a distinct token every time, through a verifier with its cache on
+    // (default capacity): every verification misses, pays the full signature
+    // check and inserts its entry.
+    let pool: Vec<String> = (0..COLD_POOL)
+        .map(|_| issuer.issue(SUBJECT, &data).expect("issue"))
+        .collect();
+    let cold = issuer.verifier();
+    let mut next = 0usize;
+    // The same token each time, through a verifier with its cache off.
+    let uncached = issuer.verifier().with_cache_capacity(0);
+    // Forged: the real header and nonce, one ciphertext byte changed (the
+    // token stays canonical base64url): rejected by the AEAD.
+    let forged = {
+        let mut chars = token.clone().into_bytes();
+        let at = "tsr1.".len() + 48; // body byte 36: inside the ciphertext
+        chars[at] = if chars[at] == b'A' { b'B' } else { b'A' };
+        String::from_utf8(chars).expect("ascii")
+    };
+    assert_eq!(verifier.verify::<AppData>(&forged).err(), Some(Error::Invalid));
+    let garbage: String = (0..token.len())
+        .map(|i| char::from(b"!?#%&*~^"[i % 8]))
+        .collect();
+    assert_eq!(verifier.verify::<AppData>(&garbage).err(), Some(Error::Malformed));
+    // A filter holding 10,000 revocations; the lookup is for a live session.
+    let filter = std::sync::Arc::clone(verifier.revocations());
+    let probe = filter.clone();
+    for i in 0..10_000u32 {
+        let mut id = [0u8; 16];
+        id[..4].copy_from_slice(&i.to_le_bytes());
+        filter.revoke(SessionId(id), session.deadline());
+    }
+
+    let issuer = std::sync::Arc::new(issuer);
+    let (issuer2, issuer3) = (issuer.clone(), issuer.clone());
+    let verifier = std::sync::Arc::new(verifier);
+    let (verifier2, verifier3) = (verifier.clone(), verifier.clone());
+    let (session2, id, deadline) = (session.clone(), session.id(), session.deadline());
+    let cipher2 = cipher.clone();
+    let (message2, data2) = (message.clone(), data.clone());
+
+    ops.push((
+        "floor/ed25519_verify_strict",
+        Box::new(move || {
+            let _ = black_box(verifying.verify_strict(black_box(&message), black_box(&signature)));
+        }),
+    ));
+    ops.push((
+        "tessera/verify_cold",
+        Box::new(move || {
+            next = (next + 1) % COLD_POOL;
+            let _ = black_box(cold.verify::<AppData>(black_box(&pool[next])));
+        }),
+    ));
+    let hot_token = token.clone();
+    ops.push((
+        "tessera/verify_nocache",
+        Box::new(move || {
+            let _ = black_box(uncached.verify::<AppData>(black_box(&token)));
+        }),
+    ));
+    // Hot: the same token again, a cache hit.
+    ops.push((
+        "tessera/verify_hot",
+        Box::new(move || {
+            let _ = black_box(verifier.verify::<AppData>(black_box(&hot_token)));
+        }),
+    ));
+    ops.push((
+        "tessera/reject_forged",
+        Box::new(move || {
+            let _ = black_box(verifier2.verify::<AppData>(black_box(&forged)));
+        }),
+    ));
+    ops.push((
+        "tessera/reject_garbage",
+        Box::new(move || {
+            let _ = black_box(verifier3.verify::<AppData>(black_box(&garbage)));
+        }),
+    ));
+    let sealed_len = sealed.len();
+    ops.push((
+        "floor/xchacha_open",
+        Box::new(move || {
             let mut buf = [0u8; 256];
-            let buf = &mut buf[..plaintext_len];
-            buf.copy_from_slice(black_box(&plaintext));
-            cipher.encrypt_inout_detached(&nonce.into(), &aad, buf.into())
-        })
-    });
-    g.bench_function("floor/xchacha_open", |b| {
-        b.iter(|| {
-            let mut buf = [0u8; 256];
-            let buf = &mut buf[..plaintext_len];
+            let buf = &mut buf[..sealed_len];
             buf.copy_from_slice(black_box(&sealed));
-            cipher.decrypt_inout_detached(&nonce.into(), &aad, buf.into(), &tag)
-        })
-    });
-    g.finish();
+            let _ = black_box(cipher.decrypt_inout_detached(&nonce, &aad, buf.into(), &tag));
+        }),
+    ));
+    ops.push((
+        "floor/ed25519_sign",
+        Box::new(move || {
+            black_box(signing.sign(black_box(&message2)));
+        }),
+    ));
+    ops.push((
+        "tessera/issue",
+        Box::new(move || {
+            let _ = black_box(issuer2.issue(black_box(SUBJECT), black_box(&data2)));
+        }),
+    ));
+    ops.push((
+        "tessera/renew",
+        Box::new(move || {
+            let _ = black_box(issuer3.renew(black_box(&session2)));
+        }),
+    ));
+    let aad2 = vec![0x24u8; b"tessera/v1/aead".len() + 5 + 8];
+    ops.push((
+        "floor/xchacha_seal",
+        Box::new(move || {
+            let mut buf = [0u8; 256];
+            let buf = &mut buf[..plaintext.len()];
+            buf.copy_from_slice(black_box(&plaintext));
+            let _ = black_box(cipher2.encrypt_inout_detached(&nonce, &aad2, buf.into()));
+        }),
+    ));
+    ops.push((
+        "tessera/revocation_lookup",
+        Box::new(move || {
+            black_box(probe.is_revoked(black_box(id), black_box(deadline)));
+        }),
+    ));
 }
 
-fn pasetors_benches(c: &mut Criterion) {
+fn pasetors(ops: &mut Vec<(&'static str, Op<'static>)>) {
     use pasetors::claims::{Claims, ClaimsValidationRules};
     use pasetors::keys::{AsymmetricKeyPair, Generate, SymmetricKey};
     use pasetors::token::UntrustedToken;
@@ -210,136 +258,200 @@ fn pasetors_benches(c: &mut Criterion) {
     use pasetors::{local, public, Local, Public};
 
     let peer = peer_claims();
-    let claims = || {
-        let mut claims = Claims::new().expect("claims");
-        claims.subject(&peer.sub).expect("sub");
-        claims.token_identifier(&peer.sid).expect("jti");
-        claims
-            .add_additional("data", serde_json::to_value(&peer.data).expect("json"))
-            .expect("data");
-        claims
-    };
-    let claims = claims();
-    let rules = ClaimsValidationRules::new();
+    // Claims::new() sets iat, nbf and exp (RFC 3339); exp one hour ahead.
+    let mut claims = Claims::new().expect("claims");
+    claims.subject(&peer.sub).expect("sub");
+    claims.token_identifier(&peer.sid).expect("jti");
+    claims
+        .add_additional("data", serde_json::to_value(&peer.data).expect("json"))
+        .expect("data");
     let pair = AsymmetricKeyPair::<V4>::generate().expect("keys");
     let symmetric = SymmetricKey::<V4>::generate().expect("key");
-
     let public_token = public::sign(&pair.secret, &claims, None, None).expect("sign");
     record_length("pasetors_v4_public", public_token.len());
     let local_token = local::encrypt(&symmetric, &claims, None, None).expect("encrypt");
     record_length("pasetors_v4_local", local_token.len());
 
-    let mut g = c.benchmark_group("tokens");
-    g.bench_function("pasetors/v4_public_sign", |b| {
-        b.iter(|| public::sign(&pair.secret, black_box(&claims), None, None))
-    });
-    g.bench_function("pasetors/v4_public_verify", |b| {
-        b.iter(|| {
-            let untrusted = UntrustedToken::<Public, V4>::try_from(black_box(&public_token))?;
-            public::verify(&pair.public, &untrusted, &rules, None, None)
-        })
-    });
-    g.bench_function("pasetors/v4_local_encrypt", |b| {
-        b.iter(|| local::encrypt(&symmetric, black_box(&claims), None, None))
-    });
-    g.bench_function("pasetors/v4_local_decrypt", |b| {
-        b.iter(|| {
-            let untrusted = UntrustedToken::<Local, V4>::try_from(black_box(&local_token))?;
-            local::decrypt(&symmetric, &untrusted, &rules, None, None)
-        })
-    });
-    g.finish();
+    let (secret, public) = (pair.secret, pair.public);
+    let symmetric2 = symmetric.clone();
+    let claims2 = claims.clone();
+    // The default rules check iat, nbf and exp.
+    let rules = ClaimsValidationRules::new();
+    let rules2 = ClaimsValidationRules::new();
+    ops.push((
+        "pasetors/v4_public_sign",
+        Box::new(move || {
+            let _ = black_box(public::sign(&secret, black_box(&claims), None, None));
+        }),
+    ));
+    ops.push((
+        "pasetors/v4_public_verify",
+        Box::new(move || {
+            let untrusted = UntrustedToken::<Public, V4>::try_from(black_box(&public_token));
+            let verified = untrusted.and_then(|u| public::verify(&public, &u, &rules, None, None));
+            let _ = black_box(verified);
+        }),
+    ));
+    ops.push((
+        "pasetors/v4_local_encrypt",
+        Box::new(move || {
+            let _ = black_box(local::encrypt(&symmetric, black_box(&claims2), None, None));
+        }),
+    ));
+    ops.push((
+        "pasetors/v4_local_decrypt",
+        Box::new(move || {
+            let untrusted = UntrustedToken::<Local, V4>::try_from(black_box(&local_token));
+            let opened =
+                untrusted.and_then(|u| local::decrypt(&symmetric2, &u, &rules2, None, None));
+            let _ = black_box(opened);
+        }),
+    ));
 }
 
-fn jsonwebtoken_benches(c: &mut Criterion) {
+fn jsonwebtoken(ops: &mut Vec<(&'static str, Op<'static>)>) {
     use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 
     let seed = [5u8; 32];
-    // PKCS#8 v1 for an Ed25519 seed (RFC 8410): the DER that
-    // `EncodingKey::from_ed_der` expects.
+    // PKCS#8 v1 for an Ed25519 seed (RFC 8410), as `EncodingKey::from_ed_der`
+    // expects it.
     let mut pkcs8 = vec![
         0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
         0x20,
     ];
     pkcs8.extend_from_slice(&seed);
     let encoding = EncodingKey::from_ed_der(&pkcs8);
-    let public = SigningKey::from_bytes(&seed).verifying_key().to_bytes();
-    let decoding = DecodingKey::from_ed_der(&public);
+    let decoding = DecodingKey::from_ed_der(&SigningKey::from_bytes(&seed).verifying_key().to_bytes());
     let header = Header::new(Algorithm::EdDSA);
+    // The default validation checks exp.
     let validation = Validation::new(Algorithm::EdDSA);
     let claims = peer_claims();
-
     let token = encode(&header, &claims, &encoding).expect("encode");
     record_length("jsonwebtoken_eddsa", token.len());
     let decoded = decode::<PeerClaims>(&token, &decoding, &validation).expect("decode");
     assert_eq!(decoded.claims.sub, SUBJECT);
 
-    let mut g = c.benchmark_group("tokens");
-    g.bench_function("jsonwebtoken/eddsa_encode", |b| {
-        b.iter(|| encode(&header, black_box(&claims), &encoding))
-    });
-    g.bench_function("jsonwebtoken/eddsa_decode", |b| {
-        b.iter(|| decode::<PeerClaims>(black_box(&token), &decoding, &validation))
-    });
-    g.finish();
+    ops.push((
+        "jsonwebtoken/eddsa_encode",
+        Box::new(move || {
+            let _ = black_box(encode(&header, black_box(&claims), &encoding));
+        }),
+    ));
+    ops.push((
+        "jsonwebtoken/eddsa_decode",
+        Box::new(move || {
+            let _ = black_box(decode::<PeerClaims>(black_box(&token), &decoding, &validation));
+        }),
+    ));
 }
 
-fn branca_benches(c: &mut Criterion) {
+fn branca(ops: &mut Vec<(&'static str, Op<'static>)>) {
     let key = [8u8; 32];
-    let mut branca = branca::Branca::new(&key).expect("key");
+    let mut encoder = branca::Branca::new(&key).expect("key");
+    let decoder = encoder.clone();
     let claims = peer_claims();
     let ttl = IDLE_SECS as u32;
-
-    let token = branca
+    let token = encoder
         .encode(&serde_json::to_vec(&claims).expect("json"))
         .expect("encode");
     record_length("branca", token.len());
+    let decoded: PeerClaims =
+        serde_json::from_slice(&decoder.decode(&token, ttl).expect("decode")).expect("json");
+    assert_eq!(decoded.sub, SUBJECT);
 
-    let mut g = c.benchmark_group("tokens");
-    g.bench_function("branca/encode", |b| {
-        b.iter(|| {
-            let json = serde_json::to_vec(black_box(&claims)).map_err(|_| ())?;
-            branca.encode(&json).map_err(|_| ())
-        })
-    });
-    g.bench_function("branca/decode", |b| {
-        b.iter(|| {
-            let json = branca.decode(black_box(&token), ttl).map_err(|_| ())?;
-            serde_json::from_slice::<PeerClaims>(&json).map_err(|_| ())
-        })
-    });
-    g.finish();
+    ops.push((
+        "branca/encode",
+        Box::new(move || {
+            let json = serde_json::to_vec(black_box(&claims)).expect("json");
+            let _ = black_box(encoder.encode(&json));
+        }),
+    ));
+    ops.push((
+        "branca/decode",
+        Box::new(move || {
+            let json = decoder.decode(black_box(&token), ttl);
+            let claims = json.map(|j| serde_json::from_slice::<PeerClaims>(&j));
+            let _ = black_box(claims);
+        }),
+    ));
 }
 
-criterion_group!(
-    benches,
-    tessera_benches,
-    pasetors_benches,
-    jsonwebtoken_benches,
-    branca_benches
-);
-criterion_main!(benches, scratchg);
+/// The ratios the performance targets are stated in: (name, numerator
+/// operations, denominator operations); a side with several operations is
+/// their sum (one of each per iteration).
+const PAIRS: &[(&str, &[&str], &[&str])] = &[
+    ("cold_verify_over_verify_strict", &["tessera/verify_cold"], &["floor/ed25519_verify_strict"]),
+    ("issue_over_sign", &["tessera/issue"], &["floor/ed25519_sign"]),
+    ("cold_verify_over_forged_rejection", &["tessera/verify_cold"], &["tessera/reject_forged"]),
+    ("cold_verify_over_hot_verify", &["tessera/verify_cold"], &["tessera/verify_hot"]),
+    (
+        "cold_verify_over_pasetors_public_verify_plus_local_decrypt",
+        &["tessera/verify_cold"],
+        &["pasetors/v4_public_verify", "pasetors/v4_local_decrypt"],
+    ),
+    ("cold_verify_over_jsonwebtoken_decode", &["tessera/verify_cold"], &["jsonwebtoken/eddsa_decode"]),
+];
 
-fn scratch(c: &mut Criterion) {
-    use base64ct::{Base64UrlUnpadded, Encoding};
-    use ed25519_dalek::{Digest, Sha512};
-    let issuer = Issuer::new(Keyset::generate(), Policy::default());
-    let token = issuer.issue(SUBJECT, &app_data()).unwrap();
-    let body = Base64UrlUnpadded::decode_vec(&token[5..]).unwrap();
-    let mut g = c.benchmark_group("scratch");
-    g.bench_function("sha512", |b| b.iter(|| Sha512::digest(black_box(&body))));
-    g.bench_function("b64decode_into_6144", |b| b.iter(|| { let mut buf = [0u8; 6144]; let n = Base64UrlUnpadded::decode(black_box(&token[5..]), &mut buf).unwrap().len(); black_box(&buf); n }));
-    g.bench_function("b64decode_into_512", |b| b.iter(|| { let mut buf = [0u8; 512]; let n = Base64UrlUnpadded::decode(black_box(&token[5..]), &mut buf).unwrap().len(); black_box(&buf); n }));
-    g.bench_function("zero3x6144", |b| b.iter(|| { let a = [0u8; 6144]; let c2 = [0u8; 6144]; let d = [0u8; 6464]; black_box(&a); black_box(&c2); black_box(&d); }));
-    g.bench_function("b64encode", |b| b.iter(|| Base64UrlUnpadded::encode_string(black_box(&body))));
-    g.bench_function("getrandom40", |b| b.iter(|| { let mut r = [0u8; 40]; getrandom::fill(&mut r).unwrap(); r }));
-    g.bench_function("getrandom24", |b| b.iter(|| { let mut r = [0u8; 24]; getrandom::fill(&mut r).unwrap(); r }));
-    let sk = SigningKey::from_bytes(&[1; 32]);
-    let msg = vec![1u8; 150];
-    use ed25519_dalek::ed25519::signature::MultipartSigner;
-    g.bench_function("sign150", |b| b.iter(|| sk.sign(black_box(&msg))));
-    g.bench_function("msign150", |b| b.iter(|| sk.try_multipart_sign(&[&msg[..14], &msg[14..60], &msg[60..100], &msg[100..]]).unwrap()));
-    g.bench_function("postcard", |b| b.iter(|| { let mut buf = [0u8; 256]; postcard::to_slice(black_box(&(SUBJECT, 5u64, 7u64, [1u8;16], app_data())), &mut buf).unwrap().len() }));
-    g.finish();
+/// Time for `iters` runs of each of `names`.
+fn batch(ops: &mut [(&'static str, Op<'static>)], names: &[&str], iters: u32) -> Duration {
+    let mut total = Duration::ZERO;
+    for name in names {
+        let op = &mut ops.iter_mut().find(|(n, _)| n == name).expect("known op").1;
+        let start = Instant::now();
+        for _ in 0..iters {
+            op();
+        }
+        total += start.elapsed();
+    }
+    total
 }
-criterion_group!(scratchg, scratch);
+
+/// Alternating batches of the two sides of each ratio (A B B A per round, each
+/// batch about a millisecond); the median of the per-round ratios.
+fn paired(ops: &mut [(&'static str, Op<'static>)], budget: Duration) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    for (name, top, bottom) in PAIRS {
+        // Iterations per batch so that the slower side takes about 1 ms.
+        let probe = batch(ops, top, 20).max(batch(ops, bottom, 20));
+        let iters = ((Duration::from_millis(1).as_nanos() * 20) / probe.as_nanos().max(1))
+            .clamp(1, 100_000) as u32;
+        let mut ratios = Vec::new();
+        let start = Instant::now();
+        while start.elapsed() < budget || ratios.len() < 20 {
+            let a1 = batch(ops, top, iters);
+            let b1 = batch(ops, bottom, iters);
+            let b2 = batch(ops, bottom, iters);
+            let a2 = batch(ops, top, iters);
+            ratios.push((a1 + a2).as_secs_f64() / (b1 + b2).as_secs_f64());
+        }
+        ratios.sort_by(f64::total_cmp);
+        let median = ratios[ratios.len() / 2];
+        eprintln!("paired {name}: {median:.3} (median of {} rounds)", ratios.len());
+        out.insert((*name).to_string(), median);
+    }
+    out
+}
+
+fn main() {
+    let mut ops = operations();
+    let mut criterion = Criterion::default().configure_from_args();
+    {
+        let mut group = criterion.benchmark_group("tokens");
+        for (name, op) in ops.iter_mut() {
+            group.bench_function(*name, |b| b.iter(&mut *op));
+        }
+        group.finish();
+    }
+    criterion.final_summary();
+
+    // Only on a full run: criterion's filter, if any, is a bare argument that
+    // is not an option's number.
+    let filtered = std::env::args()
+        .skip(1)
+        .any(|a| !a.starts_with('-') && a.parse::<f64>().is_err());
+    if !filtered {
+        let ratios = paired(&mut ops, Duration::from_secs(4));
+        let json = serde_json::to_string_pretty(&ratios).expect("json");
+        let _ = std::fs::write(Path::new(OUT).join("paired.json"), json);
+    }
+}
