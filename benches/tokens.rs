@@ -78,7 +78,10 @@ fn peer_claims() -> PeerClaims {
 /// Records one token length for the ratios script (criterion knows nothing of it).
 fn record_length(name: &str, len: usize) {
     let _ = std::fs::create_dir_all(OUT);
-    let _ = std::fs::write(Path::new(OUT).join(format!("{name}.length")), len.to_string());
+    let _ = std::fs::write(
+        Path::new(OUT).join(format!("{name}.length")),
+        len.to_string(),
+    );
     eprintln!("token length {name}: {len}");
 }
 
@@ -116,7 +119,18 @@ fn tessera_and_floor(ops: &mut Vec<(&'static str, Op<'static>)>) {
     let signing = SigningKey::from_bytes(&[7u8; 32]);
     let verifying = signing.verifying_key();
     let message = vec![0x42u8; signed_len];
-    let signature = signing.sign(&message);
+    // verify_strict's cost varies a little with the signature (variable-time
+    // scalar multiplication) and with what is in the CPU caches: the floor
+    // verifies distinct messages and signatures in turn, as cold verify does.
+    let signed: Vec<(Vec<u8>, ed25519_dalek::Signature)> = (0..1024u32)
+        .map(|i| {
+            let mut message = message.clone();
+            message[..4].copy_from_slice(&i.to_le_bytes());
+            let signature = signing.sign(&message);
+            (message, signature)
+        })
+        .collect();
+    let mut next_signed = 0usize;
     let cipher = XChaCha20Poly1305::new(&[9u8; 32].into());
     let nonce = [3u8; 24].into();
     let plaintext = vec![0x11u8; plaintext_len];
@@ -143,11 +157,17 @@ fn tessera_and_floor(ops: &mut Vec<(&'static str, Op<'static>)>) {
         chars[at] = if chars[at] == b'A' { b'B' } else { b'A' };
         String::from_utf8(chars).expect("ascii")
     };
-    assert_eq!(verifier.verify::<AppData>(&forged).err(), Some(Error::Invalid));
+    assert_eq!(
+        verifier.verify::<AppData>(&forged).err(),
+        Some(Error::Invalid)
+    );
     let garbage: String = (0..token.len())
         .map(|i| char::from(b"!?#%&*~^"[i % 8]))
         .collect();
-    assert_eq!(verifier.verify::<AppData>(&garbage).err(), Some(Error::Malformed));
+    assert_eq!(
+        verifier.verify::<AppData>(&garbage).err(),
+        Some(Error::Malformed)
+    );
     // A filter holding 10,000 revocations; the lookup is for a live session.
     let filter = std::sync::Arc::clone(verifier.revocations());
     let probe = filter.clone();
@@ -163,12 +183,14 @@ fn tessera_and_floor(ops: &mut Vec<(&'static str, Op<'static>)>) {
     let (verifier2, verifier3) = (verifier.clone(), verifier.clone());
     let (session2, id, deadline) = (session.clone(), session.id(), session.deadline());
     let cipher2 = cipher.clone();
-    let (message2, data2) = (message.clone(), data.clone());
+    let data2 = data.clone();
 
     ops.push((
         "floor/ed25519_verify_strict",
         Box::new(move || {
-            let _ = black_box(verifying.verify_strict(black_box(&message), black_box(&signature)));
+            next_signed = (next_signed + 1) % signed.len();
+            let (message, signature) = &signed[next_signed];
+            let _ = black_box(verifying.verify_strict(black_box(message), black_box(signature)));
         }),
     ));
     ops.push((
@@ -217,7 +239,7 @@ fn tessera_and_floor(ops: &mut Vec<(&'static str, Op<'static>)>) {
     ops.push((
         "floor/ed25519_sign",
         Box::new(move || {
-            black_box(signing.sign(black_box(&message2)));
+            black_box(signing.sign(black_box(&message)));
         }),
     ));
     ops.push((
@@ -321,7 +343,8 @@ fn jsonwebtoken(ops: &mut Vec<(&'static str, Op<'static>)>) {
     ];
     pkcs8.extend_from_slice(&seed);
     let encoding = EncodingKey::from_ed_der(&pkcs8);
-    let decoding = DecodingKey::from_ed_der(&SigningKey::from_bytes(&seed).verifying_key().to_bytes());
+    let decoding =
+        DecodingKey::from_ed_der(&SigningKey::from_bytes(&seed).verifying_key().to_bytes());
     let header = Header::new(Algorithm::EdDSA);
     // The default validation checks exp.
     let validation = Validation::new(Algorithm::EdDSA);
@@ -340,7 +363,11 @@ fn jsonwebtoken(ops: &mut Vec<(&'static str, Op<'static>)>) {
     ops.push((
         "jsonwebtoken/eddsa_decode",
         Box::new(move || {
-            let _ = black_box(decode::<PeerClaims>(black_box(&token), &decoding, &validation));
+            let _ = black_box(decode::<PeerClaims>(
+                black_box(&token),
+                &decoding,
+                &validation,
+            ));
         }),
     ));
 }
@@ -380,16 +407,36 @@ fn branca(ops: &mut Vec<(&'static str, Op<'static>)>) {
 /// operations, denominator operations); a side with several operations is
 /// their sum (one of each per iteration).
 const PAIRS: &[(&str, &[&str], &[&str])] = &[
-    ("cold_verify_over_verify_strict", &["tessera/verify_cold"], &["floor/ed25519_verify_strict"]),
-    ("issue_over_sign", &["tessera/issue"], &["floor/ed25519_sign"]),
-    ("cold_verify_over_forged_rejection", &["tessera/verify_cold"], &["tessera/reject_forged"]),
-    ("cold_verify_over_hot_verify", &["tessera/verify_cold"], &["tessera/verify_hot"]),
+    (
+        "cold_verify_over_verify_strict",
+        &["tessera/verify_cold"],
+        &["floor/ed25519_verify_strict"],
+    ),
+    (
+        "issue_over_sign",
+        &["tessera/issue"],
+        &["floor/ed25519_sign"],
+    ),
+    (
+        "cold_verify_over_forged_rejection",
+        &["tessera/verify_cold"],
+        &["tessera/reject_forged"],
+    ),
+    (
+        "cold_verify_over_hot_verify",
+        &["tessera/verify_cold"],
+        &["tessera/verify_hot"],
+    ),
     (
         "cold_verify_over_pasetors_public_verify_plus_local_decrypt",
         &["tessera/verify_cold"],
         &["pasetors/v4_public_verify", "pasetors/v4_local_decrypt"],
     ),
-    ("cold_verify_over_jsonwebtoken_decode", &["tessera/verify_cold"], &["jsonwebtoken/eddsa_decode"]),
+    (
+        "cold_verify_over_jsonwebtoken_decode",
+        &["tessera/verify_cold"],
+        &["jsonwebtoken/eddsa_decode"],
+    ),
 ];
 
 /// Time for `iters` runs of each of `names`.
@@ -426,7 +473,10 @@ fn paired(ops: &mut [(&'static str, Op<'static>)], budget: Duration) -> BTreeMap
         }
         ratios.sort_by(f64::total_cmp);
         let median = ratios[ratios.len() / 2];
-        eprintln!("paired {name}: {median:.3} (median of {} rounds)", ratios.len());
+        eprintln!(
+            "paired {name}: {median:.3} (median of {} rounds)",
+            ratios.len()
+        );
         out.insert((*name).to_string(), median);
     }
     out

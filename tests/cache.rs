@@ -137,7 +137,10 @@ fn token_under_a_retired_key_is_rejected_by_a_verifier_built_after_retiring() {
     let token = issuer.issue_at("alice", &vec![1u32], T0).unwrap();
     let before = issuer.verifier();
     before.verify_at::<Vec<u32>>(&token, T0).unwrap();
-    assert!(verdict(&before, &token, T0).is_ok(), "cached under the old keyset");
+    assert!(
+        verdict(&before, &token, T0).is_ok(),
+        "cached under the old keyset"
+    );
 
     keys.rotate();
     keys.retire(old).unwrap();
