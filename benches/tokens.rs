@@ -264,6 +264,15 @@ fn tessera_and_floor(ops: &mut Vec<(&'static str, Op<'static>)>) {
             let _ = black_box(cipher2.encrypt_inout_detached(&nonce, &aad2, buf.into()));
         }),
     ));
+    // The issuer's one draw from the OS per token: session id and nonce.
+    ops.push((
+        "floor/os_random_40",
+        Box::new(|| {
+            let mut random = [0u8; 40];
+            let _ = black_box(getrandom::fill(&mut random));
+            black_box(random);
+        }),
+    ));
     ops.push((
         "tessera/revocation_lookup",
         Box::new(move || {
@@ -437,6 +446,32 @@ const PAIRS: &[(&str, &[&str], &[&str])] = &[
         &["tessera/verify_cold"],
         &["jsonwebtoken/eddsa_decode"],
     ),
+    // Where the overhead goes: tessera against the sum of the primitives it
+    // cannot avoid, and the floor against the peer that uses plain `verify`.
+    (
+        "cold_verify_over_verify_strict_plus_xchacha_open",
+        &["tessera/verify_cold"],
+        &["floor/ed25519_verify_strict", "floor/xchacha_open"],
+    ),
+    (
+        "issue_over_sign_plus_xchacha_seal_plus_os_random",
+        &["tessera/issue"],
+        &[
+            "floor/ed25519_sign",
+            "floor/xchacha_seal",
+            "floor/os_random_40",
+        ],
+    ),
+    (
+        "verify_strict_over_jsonwebtoken_decode",
+        &["floor/ed25519_verify_strict"],
+        &["jsonwebtoken/eddsa_decode"],
+    ),
+    (
+        "xchacha_open_over_hot_verify",
+        &["floor/xchacha_open"],
+        &["tessera/verify_hot"],
+    ),
 ];
 
 /// Time for `iters` runs of each of `names`.
@@ -500,7 +535,7 @@ fn main() {
         .skip(1)
         .any(|a| !a.starts_with('-') && a.parse::<f64>().is_err());
     if !filtered {
-        let ratios = paired(&mut ops, Duration::from_secs(4));
+        let ratios = paired(&mut ops, Duration::from_secs(3));
         let json = serde_json::to_string_pretty(&ratios).expect("json");
         let _ = std::fs::write(Path::new(OUT).join("paired.json"), json);
     }

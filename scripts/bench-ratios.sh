@@ -46,7 +46,7 @@ def length(name):
 
 m = {name: median(name) for name in [
     "floor/ed25519_sign", "floor/ed25519_verify_strict",
-    "floor/xchacha_seal", "floor/xchacha_open",
+    "floor/xchacha_seal", "floor/xchacha_open", "floor/os_random_40",
     "tessera/issue", "tessera/verify_cold", "tessera/verify_nocache",
     "tessera/verify_hot", "tessera/renew", "tessera/reject_forged",
     "tessera/reject_garbage", "tessera/revocation_lookup",
@@ -90,6 +90,16 @@ for label, key, value, target, passes in targets:
     shown = f"{p:8.3f}" if p is not None else f"{'-':>8}"
     verdict = mark(passes, p if p is not None else value)
     print(f"{shown}  {value:8.3f}  {label} ({target}): {verdict}")
+print()
+print("where the overhead goes (paired):")
+for label, key in [
+    ("cold verify / (raw verify_strict + raw XChaCha open)", "cold_verify_over_verify_strict_plus_xchacha_open"),
+    ("issue / (raw sign + raw XChaCha seal + one 40-byte OS draw)", "issue_over_sign_plus_xchacha_seal_plus_os_random"),
+    ("raw verify_strict / jsonwebtoken EdDSA decode (plain verify)", "verify_strict_over_jsonwebtoken_decode"),
+    ("raw XChaCha open / hot verify", "xchacha_open_over_hot_verify"),
+]:
+    p = paired.get(key)
+    print(f"{p:8.3f}  {label}" if p is not None else f"{'-':>8}  {label}")
 print()
 print("other ratios, from the medians:")
 others = [
