@@ -256,6 +256,11 @@ mod tests {
     }
 
     #[test]
+    fn a_slot_is_97_bytes_as_documented() {
+        assert_eq!(std::mem::size_of::<Option<Entry>>(), 97);
+    }
+
+    #[test]
     fn shard_sizes_add_up_to_the_capacity() {
         for capacity in [1, 3, 15, 16, 17, 100, 10_000, 10_007] {
             let cache = VerifiedCache::new(capacity).unwrap();

