@@ -148,8 +148,8 @@ impl Verifier {
         let mut plaintext = PlaintextBuf::<BODY>::new();
         let claims = untrusted.decrypt(key, audience, &mut plaintext)?;
         // Step 5: the signature: holders of the decryption key cannot mint
-        // tokens. Skipped only for the exact bytes of a token that passed every
-        // step before (see the type's docs).
+        // tokens. Skipped only for exactly the bytes of a token this verifier
+        // fully verified before (see the type's docs).
         let cache = self.cache.as_deref();
         let hit = cache.is_some_and(|c| c.contains(untrusted.content, untrusted.signature));
         if !hit {
@@ -214,8 +214,8 @@ mod tests {
     const T0: u64 = 1_750_000_000;
 
     /// Shows that a hit skips the signature check, and only that: a token with
-    /// a broken signature whose fingerprint is (artificially) in the cache is
-    /// accepted, and is still rejected for time and revocation.
+    /// a broken signature, put in the cache by hand, is accepted, and is still
+    /// rejected for time and revocation.
     #[test]
     fn a_hit_skips_the_signature_check_and_nothing_else() {
         let issuer = Issuer::new(Keyset::generate(), Policy::default());

@@ -43,14 +43,14 @@ fn verdict(v: &Verifier, token: &str, now: u64) -> Result<(String, u64), Error> 
 struct Setup {
     issuer: Issuer,
     token: String,
-    /// Has fully verified `token`, so its fingerprint is cached.
+    /// Has fully verified `token`, so it is cached.
     warm: Verifier,
     /// Same keys and policy, no cache.
     cold: Verifier,
 }
 
-fn setup(policy: Policy) -> Setup {
-    let issuer = Issuer::new(Keyset::generate(), policy);
+fn setup() -> Setup {
+    let issuer = Issuer::new(Keyset::generate(), Policy::default());
     let token = issuer.issue_at("alice", &vec![1u32, 2, 3], T0).unwrap();
     let warm = issuer.verifier();
     assert_eq!(warm.cache_capacity(), DEFAULT_CACHE_CAPACITY);
@@ -72,7 +72,7 @@ proptest! {
     /// must fail exactly as it does without a cache.
     #[test]
     fn changed_signature_is_invalid_even_after_caching(at in 0usize..SIG_LEN, mask in 1u8..=255) {
-        let s = setup(Policy::default());
+        let s = setup();
         let tampered = flip_signature(&s.token, at, mask);
         prop_assert_eq!(verdict(&s.warm, &tampered, T0), Err(Error::Invalid));
         prop_assert_eq!(verdict(&s.cold, &tampered, T0), Err(Error::Invalid));
@@ -84,7 +84,7 @@ proptest! {
     /// verifier agrees with the cold one.
     #[test]
     fn any_tampering_gets_the_cold_verdict(at in any::<usize>(), mask in 1u8..=255, dt in 0u64..20 * 3600) {
-        let s = setup(Policy::default());
+        let s = setup();
         let tampered = flip(&s.token, at, mask);
         let now = T0 + dt;
         prop_assert_eq!(verdict(&s.warm, &tampered, now), verdict(&s.cold, &tampered, now));
@@ -95,7 +95,7 @@ proptest! {
     /// deadline and not-yet-valid are checked on every hit).
     #[test]
     fn cached_token_still_expires(offset in 0u64..40 * 3600) {
-        let s = setup(Policy::default());
+        let s = setup();
         let now = (T0 - 2 * 3600) + offset;
         prop_assert_eq!(verdict(&s.warm, &s.token, now), verdict(&s.cold, &s.token, now));
     }
@@ -103,7 +103,7 @@ proptest! {
 
 #[test]
 fn cached_token_is_rejected_once_expired_or_not_yet_valid() {
-    let s = setup(Policy::default());
+    let s = setup();
     assert_eq!(
         verdict(&s.warm, &s.token, T0 + 31 * 60),
         Err(Error::Expired)
@@ -117,7 +117,7 @@ fn cached_token_is_rejected_once_expired_or_not_yet_valid() {
 
 #[test]
 fn cached_token_is_rejected_once_revoked() {
-    let s = setup(Policy::default());
+    let s = setup();
     let session: Session<Vec<u32>> = s.warm.verify_at(&s.token, T0).unwrap();
     s.warm.revoke(&session);
     assert_eq!(verdict(&s.warm, &s.token, T0), Err(Error::Revoked));
