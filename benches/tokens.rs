@@ -21,6 +21,7 @@
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chacha20poly1305::aead::{AeadInOut, KeyInit};
@@ -170,21 +171,22 @@ fn tessera_and_floor(ops: &mut Vec<(&'static str, Op<'static>)>) {
         Some(Error::Malformed)
     );
     // A filter holding 10,000 revocations; the lookup is for a live session.
-    let filter = std::sync::Arc::clone(verifier.revocations());
-    let probe = filter.clone();
+    let filter = Arc::clone(verifier.revocations());
     for i in 0..10_000u32 {
         let mut id = [0u8; 16];
         id[..4].copy_from_slice(&i.to_le_bytes());
         filter.revoke(SessionId(id), session.deadline());
     }
 
-    let issuer = std::sync::Arc::new(issuer);
-    let (issuer2, issuer3) = (issuer.clone(), issuer.clone());
-    let verifier = std::sync::Arc::new(verifier);
-    let (verifier2, verifier3) = (verifier.clone(), verifier.clone());
-    let (session2, id, deadline) = (session.clone(), session.id(), session.deadline());
-    let cipher2 = cipher.clone();
-    let data2 = data.clone();
+    // The operations below own what they use; the shared parts go in `Arc`s.
+    let (issuer, verifier) = (Arc::new(issuer), Arc::new(verifier));
+    let (renewer, verifier_forged, verifier_garbage) = (
+        Arc::clone(&issuer),
+        Arc::clone(&verifier),
+        Arc::clone(&verifier),
+    );
+    let (id, deadline) = (session.id(), session.deadline());
+    let (seal_cipher, seal_aad) = (cipher.clone(), aad.clone());
 
     ops.push((
         "floor/ed25519_verify_strict",
@@ -218,13 +220,13 @@ fn tessera_and_floor(ops: &mut Vec<(&'static str, Op<'static>)>) {
     ops.push((
         "tessera/reject_forged",
         Box::new(move || {
-            let _ = black_box(verifier2.verify::<AppData>(black_box(&forged)));
+            let _ = black_box(verifier_forged.verify::<AppData>(black_box(&forged)));
         }),
     ));
     ops.push((
         "tessera/reject_garbage",
         Box::new(move || {
-            let _ = black_box(verifier3.verify::<AppData>(black_box(&garbage)));
+            let _ = black_box(verifier_garbage.verify::<AppData>(black_box(&garbage)));
         }),
     ));
     let sealed_len = sealed.len();
@@ -246,23 +248,22 @@ fn tessera_and_floor(ops: &mut Vec<(&'static str, Op<'static>)>) {
     ops.push((
         "tessera/issue",
         Box::new(move || {
-            let _ = black_box(issuer2.issue(black_box(SUBJECT), black_box(&data2)));
+            let _ = black_box(issuer.issue(black_box(SUBJECT), black_box(&data)));
         }),
     ));
     ops.push((
         "tessera/renew",
         Box::new(move || {
-            let _ = black_box(issuer3.renew(black_box(&session2)));
+            let _ = black_box(renewer.renew(black_box(&session)));
         }),
     ));
-    let aad2 = vec![0x24u8; b"tessera/v1/aead".len() + 5 + 8];
     ops.push((
         "floor/xchacha_seal",
         Box::new(move || {
             let mut buf = [0u8; 256];
             let buf = &mut buf[..plaintext.len()];
             buf.copy_from_slice(black_box(&plaintext));
-            let _ = black_box(cipher2.encrypt_inout_detached(&nonce, &aad2, buf.into()));
+            let _ = black_box(seal_cipher.encrypt_inout_detached(&nonce, &seal_aad, buf.into()));
         }),
     ));
     // The issuer's one draw from the OS per token: session id and nonce.
@@ -277,7 +278,7 @@ fn tessera_and_floor(ops: &mut Vec<(&'static str, Op<'static>)>) {
     ops.push((
         "tessera/revocation_lookup",
         Box::new(move || {
-            black_box(probe.is_revoked(black_box(id), black_box(deadline)));
+            black_box(filter.is_revoked(black_box(id), black_box(deadline)));
         }),
     ));
 }
