@@ -41,7 +41,7 @@ struct AppData {
 const SUBJECT: &str = "user-48151623@example.com";
 const IDLE_SECS: u64 = 30 * 60;
 /// Tokens in the cold-verify pool: far more than the verifier's cache holds
-/// (10,000), so every token was evicted long before it comes round again.
+/// (8,192 by default), so every token was evicted long before it comes round again.
 const COLD_POOL: usize = 65_536;
 const OUT: &str = "target/criterion/tokens";
 

@@ -1,67 +1,160 @@
-//! The verified-token cache: lets a [`Verifier`](crate::Verifier) skip the
-//! Ed25519 check for a token it fully verified a moment ago.
+//! The verified-token cache: lets a [`Verifier`](crate::Verifier) skip all the
+//! cryptography (base64url decoding, the AEAD open and the Ed25519 check) for
+//! a token it fully verified a moment ago.
 //!
 //! # What is cached, and why it is safe
 //!
-//! An entry is a token's signature together with the SHA-512 digest (first 32
-//! bytes) of everything the signature covers that travels in the token,
-//! `header || nonce || ciphertext || tag`. So a hit binds the key id, the
-//! nonce, the tag, the signature *and* the ciphertext. Binding the ciphertext
-//! matters: anyone holding the decryption key can compute Poly1305's one-time
-//! key for a nonce and so forge a *different* ciphertext with the same nonce
-//! and tag that still decrypts; matching on `(key id, nonce, tag, signature)`
-//! alone would let that holder mint tokens, which the signature exists to
-//! prevent. With the digest, a hit means "exactly these bytes passed
-//! `verify_strict` under this verifier's keys and audience", so skipping the
-//! signature check for them changes no verdict.
+//! An entry is keyed by the token's exact text and holds what the cryptography
+//! produced from it: the key id and the decrypted claims (the postcard
+//! plaintext, not a decoded [`Session`](crate::Session)). Decoding, base64url,
+//! the AEAD open and `verify_strict` are deterministic functions of the token
+//! text and of the verifier's keys and audience, and those never change after
+//! the verifier is built. So for exactly the same text they would produce the
+//! same plaintext and the same success again: re-running them is pure waste.
+//! What is *not* a function of the text alone runs on every call, hit or miss:
+//! the length bound and prefix (step 1, before the lookup), claims decoding
+//! (step 6, from the cached plaintext), the time checks (step 7) and the
+//! revocation filter (step 8). A verdict is never cached, only the crypto.
 //!
-//! Everything in an entry is public (a signature and a hash of bytes that are
-//! in the token); claims, session ids and keys stay out of the cache. A cache
-//! belongs to one [`Verifier`](crate::Verifier) (and its clones, which share
-//! its keys and policy), so the keys and audience behind a hit are those that
-//! verified the entry. Only the signature check is skipped: the AEAD still
-//! opens the token (its claims are needed anyway), and decoding, the time
-//! checks and revocation run on every verification.
+//! A hit requires the SHA-512 digest (first 32 bytes) of the token text to
+//! equal the digest stored for a token that passed every check: finding a
+//! different text with the same digest is a 128-bit collision search. Keying
+//! on anything less than every byte would be unsafe: in particular, matching
+//! on `(key id, nonce, tag, signature)` would let anyone holding the
+//! decryption key (every verifier in a fleet) compute Poly1305's one-time key
+//! for that nonce and forge a *different* ciphertext with the same tag, and so
+//! mint tokens, which the signature exists to prevent. A forged twin of a
+//! cached token (same header, nonce and signature, altered body) has different
+//! text, misses, and is rejected by the AEAD as it would be without a cache.
+//!
+//! DESIGN.md and issue 6 describe a cache consulted *after* the AEAD opens,
+//! skipping only the signature. That placement was changed: with base64url
+//! and the AEAD on the hit path a hit cost about 1/17 of a cold verify, and
+//! the target is 1/20 (BENCHMARKS.md). Keying on the exact text makes the
+//! skipped steps unobservable, so nothing is weakened.
+//!
+//! A cache belongs to one [`Verifier`](crate::Verifier) (and its clones, which
+//! share its keys and policy), so the keys and audience behind a hit are those
+//! that verified the entry; a verifier with other keys or another audience has
+//! a cache of its own.
+//!
+//! # The plaintext is secret
+//!
+//! Slots hold decrypted claims (session ids included). A slot's plaintext is
+//! zeroized when it is overwritten and when the cache is dropped, is never
+//! printed by `Debug`, and leaves the cache only by being copied into the
+//! caller's zeroizing stack buffer (claims are decoded outside the lock).
 //!
 //! # Shape
 //!
-//! `capacity` slots split over at most [`SHARDS`] shards, each behind its own
-//! `Mutex`, held for a few compares and never across any crypto. Signature
-//! bytes choose the shard and, inside it, a window of [`WAYS`] consecutive
-//! slots where the entry may live; a full window evicts round-robin. Forged
-//! signatures can pick which slots a lookup reads, never what is stored: only
-//! fully verified tokens are inserted. The slots are allocated once, when the
-//! verifier is built, so the cache never grows and verification never
-//! allocates for it. A lookup hashes only when a slot holds the same
-//! signature, so a miss costs a few compares.
+//! `capacity` slots of 240 bytes (a unit test checks the figure), allocated once when the verifier
+//! is built and split over at most [`SHARDS`] shards, each behind its own
+//! `Mutex`, held for a few compares and one copy of at most
+//! [`SLOT_PLAINTEXT`] bytes, never across any hashing or crypto. Claims larger
+//! than [`SLOT_PLAINTEXT`] bytes are not cached (such tokens verify in full
+//! every time).
+//!
+//! A lookup first computes a 64-bit SipHash tag of the token text, keyed at
+//! random per cache (std's `RandomState`): about a tenth of the cost of
+//! SHA-512, so a forged or unknown token pays only that before the AEAD
+//! rejects it. The tag picks the shard and, inside it, a window of [`WAYS`]
+//! consecutive slots; a full window evicts round-robin. Only when a slot in the
+//! window holds the same tag is the SHA-512 digest computed and compared. The
+//! key is secret, so nobody can aim tokens at chosen slots, and only fully
+//! verified tokens are ever inserted.
 
+use std::hash::{BuildHasher, RandomState};
 use std::sync::{Mutex, MutexGuard};
 
 use ed25519_dalek::{Digest, Sha512};
+use zeroize::Zeroize;
 
-use crate::token::SIG_LEN;
+use crate::keys::KeyId;
+use crate::token::PlaintextBuf;
 
 /// Upper bound on the number of shards (independent locks).
 pub(crate) const SHARDS: usize = 16;
 /// How many slots an entry may occupy: the compares per lookup.
 pub(crate) const WAYS: usize = 4;
+/// The largest claims plaintext a slot holds. The postcard claims of a token
+/// with a 40-character subject and 100 bytes of data fit (about 430 token
+/// characters); larger ones are not cached.
+pub(crate) const SLOT_PLAINTEXT: usize = 192;
 
-/// One fully verified token: its signature, and the digest of the bytes
-/// before it.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct Entry {
-    signature: [u8; SIG_LEN],
+/// One fully verified token, or a free slot (`len == 0`: valid claims are
+/// never empty, and empty plaintext is never inserted).
+struct Slot {
+    /// The keyed SipHash of the token text: a cheap first filter.
+    tag: u64,
+    /// SHA-512 of the token text, first 32 bytes: what a hit relies on.
     digest: [u8; 32],
+    key_id: KeyId,
+    /// Bytes of `plaintext` in use.
+    len: u8,
+    /// The decrypted claims. Secret: zeroized on overwrite and on drop.
+    plaintext: [u8; SLOT_PLAINTEXT],
 }
 
-/// A bounded, sharded set of fully verified tokens.
+impl Slot {
+    fn free() -> Slot {
+        Slot {
+            tag: 0,
+            digest: [0; 32],
+            key_id: KeyId(0),
+            len: 0,
+            plaintext: [0; SLOT_PLAINTEXT],
+        }
+    }
+
+    fn holds(&self, tag: u64) -> bool {
+        self.len != 0 && self.tag == tag
+    }
+
+    fn plaintext(&self) -> &[u8] {
+        self.plaintext
+            .get(..usize::from(self.len))
+            .unwrap_or_default()
+    }
+
+    /// Wipes the plaintext held and stores a new entry.
+    fn store(&mut self, tag: u64, digest: [u8; 32], key_id: KeyId, plaintext: &[u8]) {
+        self.wipe();
+        let (Ok(len), Some(dest)) = (
+            u8::try_from(plaintext.len()),
+            self.plaintext.get_mut(..plaintext.len()),
+        ) else {
+            return;
+        };
+        dest.copy_from_slice(plaintext);
+        self.tag = tag;
+        self.digest = digest;
+        self.key_id = key_id;
+        self.len = len;
+    }
+
+    fn wipe(&mut self) {
+        self.plaintext.zeroize();
+        self.len = 0;
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.wipe();
+    }
+}
+
+/// A bounded, sharded map from token text to the claims its cryptography
+/// produced.
 pub(crate) struct VerifiedCache {
     shards: Box<[Mutex<Shard>]>,
     capacity: usize,
+    /// The SipHash key for tags: secret, random per cache.
+    hasher: RandomState,
 }
 
 struct Shard {
-    slots: Box<[Option<Entry>]>,
+    slots: Box<[Slot]>,
     /// The next way to evict when a window is full.
     victim: usize,
 }
@@ -79,12 +172,16 @@ impl VerifiedCache {
                 // to `capacity` exactly.
                 let len = capacity / count + usize::from(i < capacity % count);
                 Mutex::new(Shard {
-                    slots: vec![None; len].into_boxed_slice(),
+                    slots: (0..len).map(|_| Slot::free()).collect(),
                     victim: 0,
                 })
             })
             .collect();
-        Some(VerifiedCache { shards, capacity })
+        Some(VerifiedCache {
+            shards,
+            capacity,
+            hasher: RandomState::new(),
+        })
     }
 
     /// The number of slots: the most entries the cache ever holds.
@@ -92,34 +189,50 @@ impl VerifiedCache {
         self.capacity
     }
 
-    /// Whether a token made of `content` (its body up to the signature) and
-    /// `signature` was fully verified.
-    pub(crate) fn contains(&self, content: &[u8], signature: &[u8; SIG_LEN]) -> bool {
-        // Copy the candidate out and hash after unlocking: no hashing under a lock.
-        let held = self
-            .with_window(signature, |shard, window| {
-                window.slots().find_map(|at| match shard.slots.get(at) {
-                    Some(Some(entry)) if entry.signature == *signature => Some(entry.digest),
-                    _ => None,
-                })
-            })
-            .flatten();
-        held.is_some_and(|digest| digest == content_digest(content))
+    /// The lookup tag of `token`: pass it to [`get`](Self::get) and
+    /// [`insert`](Self::insert).
+    pub(crate) fn tag(&self, token: &str) -> u64 {
+        self.hasher.hash_one(token.as_bytes())
     }
 
-    /// Remembers that the token made of `content` and `signature` was fully
-    /// verified.
-    pub(crate) fn insert(&self, content: &[u8], signature: &[u8; SIG_LEN]) {
-        let entry = Entry {
-            signature: *signature,
-            digest: content_digest(content),
-        };
-        self.with_window(signature, |shard, window| {
+    /// If exactly `token` passed every cryptographic check here, copies its
+    /// claims plaintext into `out` and returns its key id.
+    pub(crate) fn get<const N: usize>(
+        &self,
+        token: &str,
+        tag: u64,
+        out: &mut PlaintextBuf<N>,
+    ) -> Option<KeyId> {
+        // Copy the candidate out under the lock; hash and compare after it.
+        let (digest, key_id) = self
+            .with_window(tag, |shard, window| {
+                let slot = window
+                    .slots()
+                    .filter_map(|at| shard.slots.get(at))
+                    .find(|slot| slot.holds(tag))?;
+                out.fill(slot.plaintext()).ok()?;
+                Some((slot.digest, slot.key_id))
+            })
+            .flatten()?;
+        // On a tag collision `out` holds another token's claims: the caller's
+        // buffer wipes them on drop, and they are never returned.
+        (digest == token_digest(token)).then_some(key_id)
+    }
+
+    /// Remembers that `token` (with lookup tag `tag`) passed every check,
+    /// under `key_id`, and decrypted to `plaintext`. Claims larger than
+    /// [`SLOT_PLAINTEXT`] bytes are not cached.
+    pub(crate) fn insert(&self, token: &str, tag: u64, key_id: KeyId, plaintext: &[u8]) {
+        if plaintext.is_empty() || plaintext.len() > SLOT_PLAINTEXT {
+            return;
+        }
+        let digest = token_digest(token);
+        self.with_window(tag, |shard, window| {
             let mut free = None;
             for at in window.slots() {
                 match shard.slots.get(at) {
-                    Some(Some(held)) if *held == entry => return,
-                    Some(None) if free.is_none() => free = Some(at),
+                    Some(slot) if slot.holds(tag) && slot.digest == digest => return,
+                    Some(slot) if slot.len == 0 && free.is_none() => free = Some(at),
                     _ => {}
                 }
             }
@@ -129,7 +242,7 @@ impl VerifiedCache {
                 at
             });
             if let Some(slot) = shard.slots.get_mut(at) {
-                *slot = Some(entry);
+                slot.store(tag, digest, key_id, plaintext);
             }
         });
     }
@@ -139,38 +252,26 @@ impl VerifiedCache {
     pub(crate) fn len(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| lock(s).slots.iter().filter(|slot| slot.is_some()).count())
+            .map(|s| lock(s).slots.iter().filter(|slot| slot.len != 0).count())
             .sum()
     }
 
-    /// Runs `f` on the shard for `signature`, locked, and the window of slots
-    /// an entry with that signature may occupy in it.
-    fn with_window<R>(
-        &self,
-        signature: &[u8; SIG_LEN],
-        f: impl FnOnce(&mut Shard, Window) -> R,
-    ) -> Option<R> {
-        let word = |from: usize| {
-            let mut bytes = [0u8; 8];
-            bytes
-                .iter_mut()
-                .zip(signature.iter().skip(from))
-                .for_each(|(b, s)| *b = *s);
-            u64::from_le_bytes(bytes)
-        };
-        // For every token that can be inserted, R (the first half of the
-        // signature) is the encoding of a point derived from a hash: uniform.
-        let shard = self.shards.get(index(word(0), self.shards.len()))?;
+    /// Runs `f` on the shard for `tag`, locked, and the window of slots an
+    /// entry with that tag may occupy in it.
+    fn with_window<R>(&self, tag: u64, f: impl FnOnce(&mut Shard, Window) -> R) -> Option<R> {
+        let shard = self.shards.get(index(tag, self.shards.len()))?;
         let mut guard = lock(shard);
         let len = guard.slots.len();
-        let home = index(word(8), len);
+        // The low bits chose the shard; the high half picks the window.
+        let home = index(tag >> 32, len);
         Some(f(&mut guard, Window { home, len }))
     }
 }
 
-/// SHA-512, first 32 bytes: collision resistance is what the cache relies on.
-fn content_digest(content: &[u8]) -> [u8; 32] {
-    let full = Sha512::digest(content);
+/// SHA-512 of the token text, first 32 bytes: collision resistance is what a
+/// hit relies on.
+fn token_digest(token: &str) -> [u8; 32] {
+    let full = Sha512::digest(token.as_bytes());
     let mut out = [0u8; 32];
     out.iter_mut().zip(full.iter()).for_each(|(o, d)| *o = *d);
     out
@@ -212,11 +313,13 @@ fn index(n: u64, len: usize) -> usize {
 }
 
 /// Locks a shard. A panic while holding the lock cannot leave a shard
-/// inconsistent (every write is one slot store), so poisoning is ignored.
+/// unsafe to read (a slot's length is set only once its bytes are written),
+/// so poisoning is ignored.
 fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
     shard.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Capacity and shard count only: never the slots' contents.
 impl std::fmt::Debug for VerifiedCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("VerifiedCache")
@@ -230,24 +333,29 @@ impl std::fmt::Debug for VerifiedCache {
 mod tests {
     use super::*;
 
-    /// A distinct (content, signature) pair with a uniform signature, as a
-    /// real one would be.
-    fn token(i: u32) -> (Vec<u8>, [u8; SIG_LEN]) {
-        let content = i.to_le_bytes().to_vec();
-        let mut signature = [0u8; SIG_LEN];
-        let digest = Sha512::digest(&content);
-        signature.copy_from_slice(&digest);
-        (content, signature)
+    fn token(i: u32) -> String {
+        format!("tsr1.token-{i}")
+    }
+
+    fn claims(i: u32) -> Vec<u8> {
+        let len = 1 + i as usize % SLOT_PLAINTEXT;
+        (0..len).map(|b| (b as u32 ^ i) as u8).collect()
     }
 
     fn insert(cache: &VerifiedCache, i: u32) {
-        let (content, signature) = token(i);
-        cache.insert(&content, &signature);
+        let token = token(i);
+        cache.insert(&token, cache.tag(&token), KeyId(i), &claims(i));
+    }
+
+    /// The key id and plaintext cached for token `i`, if any.
+    fn get(cache: &VerifiedCache, token: &str) -> Option<(KeyId, Vec<u8>)> {
+        let mut out = PlaintextBuf::<SLOT_PLAINTEXT>::new();
+        let key_id = cache.get(token, cache.tag(token), &mut out)?;
+        Some((key_id, out.as_slice().to_vec()))
     }
 
     fn contains(cache: &VerifiedCache, i: u32) -> bool {
-        let (content, signature) = token(i);
-        cache.contains(&content, &signature)
+        get(cache, &token(i)) == Some((KeyId(i), claims(i)))
     }
 
     #[test]
@@ -256,8 +364,8 @@ mod tests {
     }
 
     #[test]
-    fn a_slot_is_97_bytes_as_documented() {
-        assert_eq!(std::mem::size_of::<Option<Entry>>(), 97);
+    fn a_slot_is_240_bytes_as_documented() {
+        assert_eq!(std::mem::size_of::<Slot>(), 240);
     }
 
     #[test]
@@ -294,26 +402,62 @@ mod tests {
         for i in 0..500 {
             insert(&cache, i);
         }
-        // A twentieth full: with these signatures no window of four overflows.
+        // A twentieth full: with random tags no window of four overflows.
         assert_eq!((0..500).filter(|&i| contains(&cache, i)).count(), 500);
     }
 
     #[test]
-    fn a_hit_needs_the_same_signature_and_the_same_content() {
+    fn a_hit_needs_exactly_the_same_text() {
         let cache = VerifiedCache::new(100).unwrap();
-        let (content, signature) = token(1);
-        cache.insert(&content, &signature);
-        assert!(cache.contains(&content, &signature));
-        for at in 0..content.len() {
-            let mut changed = content.clone();
+        insert(&cache, 1);
+        let text = token(1);
+        assert!(contains(&cache, 1));
+        for at in 0..text.len() {
+            let mut changed = text.clone().into_bytes();
             changed[at] ^= 1;
-            assert!(!cache.contains(&changed, &signature), "content byte {at}");
+            let changed = String::from_utf8(changed).unwrap();
+            assert_eq!(get(&cache, &changed), None, "byte {at}");
         }
-        assert!(!cache.contains(&content[..3], &signature));
-        for at in 0..SIG_LEN {
-            let mut changed = signature;
-            changed[at] ^= 0x80;
-            assert!(!cache.contains(&content, &changed), "signature byte {at}");
-        }
+        assert_eq!(get(&cache, &text[..text.len() - 1]), None);
+        assert_eq!(get(&cache, &format!("{text}A")), None);
+    }
+
+    #[test]
+    fn a_tag_collision_is_not_a_hit() {
+        let cache = VerifiedCache::new(4).unwrap();
+        let (genuine, other) = (token(1), token(2));
+        let tag = cache.tag(&genuine);
+        cache.insert(&genuine, tag, KeyId(1), &claims(1));
+        // `other` presented with `genuine`'s tag: found by tag, refused by digest.
+        let mut out = PlaintextBuf::<SLOT_PLAINTEXT>::new();
+        assert_eq!(cache.get(&other, tag, &mut out), None);
+        assert_eq!(
+            cache.get(&genuine, tag, &mut out),
+            Some(KeyId(1)),
+            "the genuine text still hits"
+        );
+    }
+
+    #[test]
+    fn oversized_and_empty_claims_are_not_cached() {
+        let cache = VerifiedCache::new(100).unwrap();
+        let (big, empty) = (token(1), token(2));
+        cache.insert(&big, cache.tag(&big), KeyId(1), &[7; SLOT_PLAINTEXT + 1]);
+        cache.insert(&empty, cache.tag(&empty), KeyId(2), &[]);
+        assert_eq!(cache.len(), 0);
+        cache.insert(&big, cache.tag(&big), KeyId(1), &[7; SLOT_PLAINTEXT]);
+        assert_eq!(get(&cache, &big), Some((KeyId(1), vec![7; SLOT_PLAINTEXT])));
+    }
+
+    #[test]
+    fn overwriting_a_slot_wipes_the_old_plaintext() {
+        let mut slot = Slot::free();
+        slot.store(1, [1; 32], KeyId(1), &[0xAA; 100]);
+        slot.store(2, [2; 32], KeyId(2), &[0xBB; 10]);
+        assert_eq!(slot.plaintext(), &[0xBB; 10]);
+        assert!(slot.plaintext[10..].iter().all(|&b| b == 0));
+        slot.wipe();
+        assert!(slot.plaintext.iter().all(|&b| b == 0));
+        assert!(!slot.holds(2));
     }
 }

@@ -51,14 +51,21 @@ pub(crate) const fn message_room(body: usize) -> usize {
 
 /// The shape of a token, parsed but not yet trusted.
 pub(crate) struct UntrustedToken<'a> {
-    /// `header || nonce || ciphertext || tag`: the body up to its signature.
-    pub(crate) content: &'a [u8],
     header: [u8; HEADER_LEN],
     pub(crate) key_id: KeyId,
     pub(crate) nonce: &'a [u8; NONCE_LEN],
     pub(crate) ciphertext: &'a [u8],
     pub(crate) tag: &'a [u8; TAG_LEN],
     pub(crate) signature: &'a [u8; SIG_LEN],
+}
+
+/// Step 1 of verification: the length bound and the exact prefix. Returns the
+/// base64url text after the prefix.
+pub(crate) fn check_length_and_prefix(token: &str, max_len: usize) -> Result<&str, Error> {
+    if token.len() > max_len.min(MAX_TOKEN_LENGTH_LIMIT) {
+        return Err(Error::TooLarge);
+    }
+    token.strip_prefix(PREFIX).ok_or(Error::Malformed)
 }
 
 impl<'a> UntrustedToken<'a> {
@@ -71,16 +78,12 @@ impl<'a> UntrustedToken<'a> {
         max_len: usize,
         buf: &'a mut [u8],
     ) -> Result<UntrustedToken<'a>, Error> {
-        if token.len() > max_len.min(MAX_TOKEN_LENGTH_LIMIT) {
-            return Err(Error::TooLarge);
-        }
-        let encoded = token.strip_prefix(PREFIX).ok_or(Error::Malformed)?;
+        let encoded = check_length_and_prefix(token, max_len)?;
         let body: &'a [u8] =
             Base64UrlUnpadded::decode(encoded, buf).map_err(|_| Error::Malformed)?;
         if body.len() < OVERHEAD {
             return Err(Error::Malformed);
         }
-        let (content, _) = body.split_at(body.len() - SIG_LEN);
         let (header, rest) = body.split_at(HEADER_LEN);
         let (nonce, rest) = rest.split_at(NONCE_LEN);
         let (sealed, signature) = rest.split_at(rest.len() - SIG_LEN);
@@ -90,7 +93,6 @@ impl<'a> UntrustedToken<'a> {
             return Err(Error::UnsupportedVersion);
         }
         Ok(UntrustedToken {
-            content,
             header,
             key_id: KeyId(u32::from_be_bytes([
                 header[1], header[2], header[3], header[4],
@@ -272,12 +274,20 @@ impl<const N: usize> PlaintextBuf<N> {
         }
     }
 
-    fn fill(&mut self, from: &[u8]) -> Result<&mut [u8], Error> {
+    /// Wipes what the buffer held and copies `from` in;
+    /// [`Error::TooLarge`] if it does not fit.
+    pub(crate) fn fill(&mut self, from: &[u8]) -> Result<&mut [u8], Error> {
         self.bytes[..self.used].zeroize();
+        self.used = 0;
         let dest = self.bytes.get_mut(..from.len()).ok_or(Error::TooLarge)?;
         dest.copy_from_slice(from);
         self.used = from.len();
         Ok(dest)
+    }
+
+    /// The bytes the last [`fill`](Self::fill) copied in.
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        self.bytes.get(..self.used).unwrap_or_default()
     }
 }
 

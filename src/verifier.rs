@@ -4,11 +4,14 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
-use crate::cache::VerifiedCache;
+use crate::cache::{VerifiedCache, SLOT_PLAINTEXT};
 use crate::claims::{check_times, unix_now, DecodedClaims, Policy, Session, SessionId};
-use crate::keys::VerifierKeyset;
+use crate::keys::{KeyId, VerifierKeyset};
 use crate::revocation::RevocationFilter;
-use crate::token::{message_room, PlaintextBuf, UntrustedToken, MAX_BODY, SMALL_BODY, SMALL_TOKEN};
+use crate::token::{
+    check_length_and_prefix, message_room, PlaintextBuf, UntrustedToken, MAX_BODY, SMALL_BODY,
+    SMALL_TOKEN,
+};
 use crate::Error;
 
 /// Revocations a verifier's own filter is sized for, when none is shared in.
@@ -16,8 +19,8 @@ pub const DEFAULT_REVOCATION_CAPACITY: usize = 100_000;
 /// False-positive rate of a verifier's own filter.
 pub const DEFAULT_REVOCATION_FP_RATE: f64 = 0.001;
 /// Entries in a verifier's verified-token cache unless
-/// [`Verifier::with_cache_capacity`] says otherwise (97 bytes each: about 1 MB).
-pub const DEFAULT_CACHE_CAPACITY: usize = 10_000;
+/// [`Verifier::with_cache_capacity`] says otherwise (240 bytes each: about 2 MB).
+pub const DEFAULT_CACHE_CAPACITY: usize = 8_192;
 
 /// Verifies tokens and remembers revocations. Holds no signing key, so it
 /// cannot mint tokens. `Send + Sync`; share it behind an `Arc`.
@@ -27,15 +30,23 @@ pub const DEFAULT_CACHE_CAPACITY: usize = 10_000;
 /// The Ed25519 check is nearly all of a verification's cost, and a client
 /// sends the same token with every request until it is renewed. A verifier
 /// therefore remembers the last [`DEFAULT_CACHE_CAPACITY`] tokens it fully
-/// verified (each as its signature and a SHA-512 digest of the bytes before it:
-/// nothing secret) and skips only the signature check when exactly the same
-/// token comes back.
-/// The token is still decrypted, its claims decoded, and its times and
+/// verified, keyed by their exact text (a SHA-512 digest of it), together
+/// with their decrypted claims. When exactly the same text comes back, the
+/// base64url decoding, decryption and signature check are skipped: they are
+/// deterministic, and this verifier's keys and audience never change, so they
+/// would succeed again with the same result. The length bound and prefix are
+/// checked before the lookup, and the claims are decoded and their times and
 /// revocation checked on every call, so a cached token expires and is revoked
-/// exactly as an uncached one would be. The cache is sharded (one small lock per
-/// shard, no global lock), never grows past its capacity, and is shared by
-/// clones of the verifier. [`with_cache_capacity`](Self::with_cache_capacity)
-/// resizes it; a capacity of 0 turns it off.
+/// exactly as an uncached one would be. Any other text, however close, misses
+/// and is verified in full. Cached claims are secret: they are zeroized when
+/// evicted and when the cache is dropped, and never printed by `Debug`.
+/// Claims of more than 192 bytes (tokens of more than about 430 characters)
+/// are not cached.
+///
+/// The cache is sharded (one small lock per shard, no global lock), never
+/// grows past its capacity, and is shared by clones of the verifier.
+/// [`with_cache_capacity`](Self::with_cache_capacity) resizes it; a capacity
+/// of 0 turns it off.
 ///
 /// ```
 /// use tessera::{Error, Issuer, Keyset, Policy};
@@ -74,9 +85,10 @@ impl Verifier {
     }
 
     /// Replaces the verified-token cache with an empty one of `capacity`
-    /// entries (97 bytes each, allocated now); 0 turns caching off. The new cache
-    /// is shared with clones made from the returned verifier, not with clones
-    /// made before.
+    /// entries; 0 turns caching off. Each entry is a 240-byte slot (a digest,
+    /// a key id and up to 192 bytes of claims), all allocated now: the default
+    /// 8,192 take about 2 MB. The new cache is shared with clones made from the
+    /// returned verifier, not with clones made before.
     ///
     /// ```
     /// use tessera::{Issuer, Keyset, Policy};
@@ -120,20 +132,33 @@ impl Verifier {
         token: &str,
         now: u64,
     ) -> Result<Session<T>, Error> {
+        // Step 1, on every call: length bound and exact prefix.
+        check_length_and_prefix(token, self.policy.max_token_length)?;
+        // Exactly this text passed steps 2-5 here before: the crypto would
+        // give the same plaintext again (see the type's docs).
+        let cache = self.cache.as_deref().map(|c| (c, c.tag(token)));
+        if let Some((cache, tag)) = cache {
+            let mut plaintext = PlaintextBuf::<SLOT_PLAINTEXT>::new();
+            if let Some(key_id) = cache.get(token, tag, &mut plaintext) {
+                return self.check_claims(plaintext.as_slice(), key_id, now);
+            }
+        }
         // The stack buffers are zeroed on every call: size them from the token.
         if token.len() <= SMALL_TOKEN {
-            self.verify_in::<T, SMALL_BODY, { message_room(SMALL_BODY) }>(token, now)
+            self.verify_in::<T, SMALL_BODY, { message_room(SMALL_BODY) }>(token, now, cache)
         } else {
-            self.verify_in::<T, MAX_BODY, { message_room(MAX_BODY) }>(token, now)
+            self.verify_in::<T, MAX_BODY, { message_room(MAX_BODY) }>(token, now, cache)
         }
     }
 
-    /// [`verify_at`](Self::verify_at) with `BODY` bytes of stack for the body
-    /// and for the plaintext, and `MESSAGE` for the signed message.
+    /// Every step of [`verify_at`](Self::verify_at), with `BODY` bytes of
+    /// stack for the body and for the plaintext, and `MESSAGE` for the signed
+    /// message; on success, remembers the token in `cache` (with its tag).
     fn verify_in<T: DeserializeOwned, const BODY: usize, const MESSAGE: usize>(
         &self,
         token: &str,
         now: u64,
+        cache: Option<(&VerifiedCache, u64)>,
     ) -> Result<Session<T>, Error> {
         let audience = self.policy.audience.as_bytes();
         // Steps 1-3: length, prefix, canonical base64url, version.
@@ -147,27 +172,31 @@ impl Verifier {
         // Step 4: AEAD open. Without the decryption key, rejection ends here.
         let mut plaintext = PlaintextBuf::<BODY>::new();
         let claims = untrusted.decrypt(key, audience, &mut plaintext)?;
-        // Step 5: the signature: holders of the decryption key cannot mint
-        // tokens. Skipped only for exactly the bytes of a token this verifier
-        // fully verified before (see the type's docs).
-        let cache = self.cache.as_deref();
-        let hit = cache.is_some_and(|c| c.contains(untrusted.content, untrusted.signature));
-        if !hit {
-            untrusted.verify_signature::<MESSAGE>(key, audience)?;
+        // Step 5: the signature: holders of the decryption key cannot mint tokens.
+        untrusted.verify_signature::<MESSAGE>(key, audience)?;
+        let session = self.check_claims(claims, untrusted.key_id, now)?;
+        // Only a token that passed every check is remembered.
+        if let Some((cache, tag)) = cache {
+            cache.insert(token, tag, untrusted.key_id, claims);
         }
-        // Step 6: claims, consuming every byte.
-        let session = decode_claims::<T>(claims)?.into_session(untrusted.key_id)?;
-        // Step 7: time.
+        Ok(session)
+    }
+
+    /// Steps 6-8, run on every verification, cache hit or not: decode the
+    /// claims (consuming every byte), check the times, then revocation.
+    fn check_claims<T: DeserializeOwned>(
+        &self,
+        claims: &[u8],
+        key_id: KeyId,
+        now: u64,
+    ) -> Result<Session<T>, Error> {
+        let session = decode_claims::<T>(claims)?.into_session(key_id)?;
         check_times(&session, now, self.policy.leeway_secs())?;
-        // Step 8: revocation.
         if self
             .revocations
             .is_revoked(session.id(), session.deadline())
         {
             return Err(Error::Revoked);
-        }
-        if let (false, Some(cache)) = (hit, cache) {
-            cache.insert(untrusted.content, untrusted.signature);
         }
         Ok(session)
     }
@@ -209,39 +238,61 @@ fn decode_claims<T: DeserializeOwned>(plaintext: &[u8]) -> Result<DecodedClaims<
 mod tests {
     use super::*;
     use crate::{Issuer, Keyset};
-    use base64ct::{Base64UrlUnpadded, Encoding};
 
     const T0: u64 = 1_750_000_000;
 
-    /// Shows that a hit skips the signature check, and only that: a token with
-    /// a broken signature, put in the cache by hand, is accepted, and is still
-    /// rejected for time and revocation.
+    /// The claims plaintext of a genuine token, decrypted by hand.
+    fn plaintext_of(verifier: &Verifier, token: &str) -> (KeyId, Vec<u8>) {
+        let mut body = [0u8; MAX_BODY];
+        let untrusted = UntrustedToken::parse(token, 8192, &mut body).unwrap();
+        let key = verifier.keys.lookup(untrusted.key_id).unwrap();
+        let mut plaintext = PlaintextBuf::<MAX_BODY>::new();
+        let claims = untrusted.decrypt(key, b"", &mut plaintext).unwrap();
+        (untrusted.key_id, claims.to_vec())
+    }
+
+    /// Shows that a hit skips the crypto (steps 2-5), and only that: a text
+    /// that is not even base64url, put in the cache by hand with genuine
+    /// claims, is accepted, yet step 1 still applies, and so do the time
+    /// checks and revocation.
     #[test]
-    fn a_hit_skips_the_signature_check_and_nothing_else() {
+    fn a_hit_skips_the_crypto_and_nothing_else() {
         let issuer = Issuer::new(Keyset::generate(), Policy::default());
         let verifier = issuer.verifier();
         let token = issuer.issue_at("alice", &(), T0).unwrap();
-        let mut body = Base64UrlUnpadded::decode_vec(&token[5..]).unwrap();
-        let last = body.len() - 1;
-        body[last] ^= 0x01; // the signature's last byte
-        let broken = format!("tsr1.{}", Base64UrlUnpadded::encode_string(&body));
-        assert_eq!(
-            verifier.verify_at::<()>(&broken, T0).err(),
-            Some(Error::Invalid)
-        );
-
+        let (key_id, claims) = plaintext_of(&verifier, &token);
         let cache = verifier.cache.as_deref().unwrap();
-        let (content, signature) = body.split_at(body.len() - 64);
-        cache.insert(content, signature.try_into().unwrap());
-        let session = verifier.verify_at::<()>(&broken, T0).unwrap();
-        assert_eq!(session.subject(), "alice");
+        let put = |text: &str| cache.insert(text, cache.tag(text), key_id, &claims);
+
+        let fake = "tsr1.!not base64!";
         assert_eq!(
-            verifier.verify_at::<()>(&broken, T0 + 86_400).err(),
+            verifier.verify_at::<()>(fake, T0).err(),
+            Some(Error::Malformed)
+        );
+        put(fake);
+        let session = verifier.verify_at::<()>(fake, T0).unwrap();
+        assert_eq!(session.subject(), "alice");
+        assert_eq!(session.key_id(), key_id);
+        assert_eq!(
+            verifier.verify_at::<()>(fake, T0 + 86_400).err(),
             Some(Error::Expired)
+        );
+        // Step 1 runs before the lookup.
+        let unprefixed = "tsr2.whatever";
+        let long = format!("tsr1.{}", "A".repeat(5000));
+        put(unprefixed);
+        put(&long);
+        assert_eq!(
+            verifier.verify_at::<()>(unprefixed, T0).err(),
+            Some(Error::Malformed)
+        );
+        assert_eq!(
+            verifier.verify_at::<()>(&long, T0).err(),
+            Some(Error::TooLarge)
         );
         verifier.revoke(&session);
         assert_eq!(
-            verifier.verify_at::<()>(&broken, T0).err(),
+            verifier.verify_at::<()>(fake, T0).err(),
             Some(Error::Revoked)
         );
     }
