@@ -1,6 +1,8 @@
 //! The verified-token cache never makes a token valid that a verifier without
-//! a cache would reject: tampered bytes (the signature's alone included), other
-//! keys and audiences, expiry and revocation all give the cold verdict.
+//! a cache would reject: tampered bytes or characters (the signature's alone
+//! included), truncations, forged twins, other keys and audiences, expiry and
+//! revocation all give the cold verdict. The cache is keyed by the exact token
+//! text and consulted before base64url decoding and the AEAD.
 
 use std::sync::Arc;
 use std::thread;
@@ -91,6 +93,35 @@ proptest! {
         prop_assert!(verdict(&s.warm, &tampered, now).is_err());
     }
 
+    /// Any single character of the token text replaced by any ASCII byte
+    /// (non-base64url characters, a changed prefix, non-canonical trailing
+    /// bits included): the cold verdict.
+    #[test]
+    fn any_changed_character_gets_the_cold_verdict(at in any::<usize>(), byte in 0u8..128) {
+        let s = setup();
+        let mut text = s.token.clone().into_bytes();
+        let at = at % text.len();
+        prop_assume!(text[at] != byte);
+        text[at] = byte;
+        let text = String::from_utf8(text).unwrap();
+        prop_assert_eq!(verdict(&s.warm, &text, T0), verdict(&s.cold, &text, T0));
+        prop_assert!(verdict(&s.warm, &text, T0).is_err());
+        prop_assert!(verdict(&s.warm, &s.token, T0).is_ok());
+    }
+
+    /// Every truncation of the cached token's text, and the text with a
+    /// character appended: the cold verdict, never a hit.
+    #[test]
+    fn truncated_or_extended_text_gets_the_cold_verdict(len in 0usize..400, extra in any::<char>()) {
+        let s = setup();
+        let truncated = &s.token[..len % s.token.len()];
+        prop_assert_eq!(verdict(&s.warm, truncated, T0), verdict(&s.cold, truncated, T0));
+        prop_assert!(verdict(&s.warm, truncated, T0).is_err());
+        let extended = format!("{}{extra}", s.token);
+        prop_assert_eq!(verdict(&s.warm, &extended, T0), verdict(&s.cold, &extended, T0));
+        prop_assert!(verdict(&s.warm, &extended, T0).is_err());
+    }
+
     /// The genuine token, cached, at any time: same verdict as cold (expiry,
     /// deadline and not-yet-valid are checked on every hit).
     #[test]
@@ -99,6 +130,65 @@ proptest! {
         let now = (T0 - 2 * 3600) + offset;
         prop_assert_eq!(verdict(&s.warm, &s.token, now), verdict(&s.cold, &s.token, now));
     }
+}
+
+/// A forged twin of a cached token (same header and nonce, same signature,
+/// one ciphertext byte altered) is different text: it misses the cache and
+/// the AEAD rejects it, with the opaque `Error::Invalid`.
+#[test]
+fn forged_twin_of_a_cached_token_is_rejected_by_the_aead() {
+    let s = setup();
+    let body_len = decode(&s.token).len();
+    // Ciphertext bytes lie between the nonce and the tag.
+    for at in 5 + 24..body_len - 16 - SIG_LEN {
+        let forged = flip(&s.token, at, 0x01);
+        assert_eq!(
+            verdict(&s.warm, &forged, T0),
+            Err(Error::Invalid),
+            "byte {at}"
+        );
+        assert_eq!(
+            verdict(&s.cold, &forged, T0),
+            Err(Error::Invalid),
+            "byte {at}"
+        );
+    }
+    // The genuine twin still verifies, with the claims it was issued with.
+    let session: Session<Vec<u32>> = s.warm.verify_at(&s.token, T0).unwrap();
+    assert_eq!(
+        (session.subject(), session.data()),
+        ("alice", &vec![1, 2, 3])
+    );
+}
+
+/// A hit returns the claims the token carries, the same as a cold verify.
+#[test]
+fn a_hit_returns_the_same_session_as_a_cold_verify() {
+    let s = setup();
+    let hot: Session<Vec<u32>> = s.warm.verify_at(&s.token, T0 + 5).unwrap();
+    let cold: Session<Vec<u32>> = s.cold.verify_at(&s.token, T0 + 5).unwrap();
+    assert_eq!(format!("{hot:?}"), format!("{cold:?}"));
+    assert_eq!(hot.data(), cold.data());
+    assert_eq!(hot.key_id(), cold.key_id());
+}
+
+/// Tokens whose claims do not fit a cache slot are verified in full every
+/// time, with the same verdicts.
+#[test]
+fn tokens_with_large_claims_verify_in_full_every_time() {
+    let issuer = Issuer::new(Keyset::generate(), Policy::default());
+    let data: Vec<u32> = (0..100).map(|i| i * 1_000_003).collect();
+    let token = issuer.issue_at("alice", &data, T0).unwrap();
+    let warm = issuer.verifier();
+    let cold = issuer.verifier().with_cache_capacity(0);
+    for _ in 0..2 {
+        let session: Session<Vec<u32>> = warm.verify_at(&token, T0).unwrap();
+        assert_eq!(session.data(), &data);
+    }
+    let forged = flip(&token, 40, 1);
+    assert_eq!(verdict(&warm, &forged, T0), Err(Error::Invalid));
+    assert_eq!(verdict(&cold, &forged, T0), Err(Error::Invalid));
+    assert_eq!(verdict(&warm, &token, T0 + 86_400), Err(Error::Expired));
 }
 
 #[test]
@@ -180,7 +270,15 @@ fn many_threads_share_a_small_cache_and_agree_with_a_cold_verifier() {
     let tokens: Vec<String> = (0..32)
         .map(|i| issuer.issue_at(&format!("user{i}"), &vec![i], T0).unwrap())
         .collect();
-    let forged: Vec<String> = tokens.iter().map(|t| flip_signature(t, 5, 1)).collect();
+    // Forged twins: signature bytes alone, and one ciphertext byte.
+    let forged: Vec<String> = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| match i % 2 {
+            0 => flip_signature(t, 5, 1),
+            _ => flip(t, 5 + 24 + 3, 1),
+        })
+        .collect();
     thread::scope(|scope| {
         for t in 0..4 {
             let (warm, cold, tokens, forged) = (&warm, &cold, &tokens, &forged);
