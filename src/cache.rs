@@ -47,21 +47,22 @@
 //!
 //! # Shape
 //!
-//! `capacity` slots of 240 bytes (a unit test checks the figure), allocated once when the verifier
-//! is built and split over at most [`SHARDS`] shards, each behind its own
-//! `Mutex`, held for a few compares and one copy of at most
-//! [`SLOT_PLAINTEXT`] bytes, never across any hashing or crypto. Claims larger
-//! than [`SLOT_PLAINTEXT`] bytes are not cached (such tokens verify in full
-//! every time).
+//! `capacity` entries of 240 bytes (a slot and its tag; a unit test checks
+//! the figure), allocated once when the verifier is built and split over at
+//! most [`SHARDS`] shards, each behind its own `Mutex`, held for a few
+//! compares and one copy of at most [`SLOT_PLAINTEXT`] bytes, never across
+//! any hashing or crypto. Claims larger than [`SLOT_PLAINTEXT`] bytes are not
+//! cached (such tokens verify in full every time).
 //!
 //! A lookup first computes a 64-bit SipHash tag of the token text, keyed at
 //! random per cache (std's `RandomState`): about a tenth of the cost of
 //! SHA-512, so a forged or unknown token pays only that before the AEAD
 //! rejects it. The tag picks the shard and, inside it, a window of [`WAYS`]
-//! consecutive slots; a full window evicts round-robin. Only when a slot in the
-//! window holds the same tag is the SHA-512 digest computed and compared. The
-//! key is secret, so nobody can aim tokens at chosen slots, and only fully
-//! verified tokens are ever inserted.
+//! consecutive slots; a full window evicts round-robin. Tags are kept apart
+//! from the slots, so a miss reads one cache line of tags and no slot. Only
+//! when a slot in the window has the same tag is the SHA-512 digest computed
+//! and compared. The key is secret, so nobody can aim tokens at chosen slots,
+//! and only fully verified tokens are ever inserted.
 
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Mutex, MutexGuard};
@@ -77,19 +78,17 @@ pub(crate) const SHARDS: usize = 16;
 /// How many slots an entry may occupy: the compares per lookup.
 pub(crate) const WAYS: usize = 4;
 /// The largest claims plaintext a slot holds. The postcard claims of a token
-/// with a 40-character subject and 100 bytes of data fit (about 430 token
+/// with a 40-character subject and 100 bytes of data fit (tokens of up to 407
 /// characters); larger ones are not cached.
 pub(crate) const SLOT_PLAINTEXT: usize = 192;
 
-/// One fully verified token, or a free slot (`len == 0`: valid claims are
-/// never empty, and empty plaintext is never inserted).
+/// One fully verified token's digest, key id and claims. Whether a slot is
+/// in use is told by its tag in [`Shard::tags`] (0: free).
 struct Slot {
-    /// The keyed SipHash of the token text: a cheap first filter.
-    tag: u64,
     /// SHA-512 of the token text, first 32 bytes: what a hit relies on.
     digest: [u8; 32],
     key_id: KeyId,
-    /// Bytes of `plaintext` in use.
+    /// Bytes of `plaintext` in use; the rest are always zero.
     len: u8,
     /// The decrypted claims. Secret: zeroized on overwrite and on drop.
     plaintext: [u8; SLOT_PLAINTEXT],
@@ -98,16 +97,11 @@ struct Slot {
 impl Slot {
     fn free() -> Slot {
         Slot {
-            tag: 0,
             digest: [0; 32],
             key_id: KeyId(0),
             len: 0,
             plaintext: [0; SLOT_PLAINTEXT],
         }
-    }
-
-    fn holds(&self, tag: u64) -> bool {
-        self.len != 0 && self.tag == tag
     }
 
     fn plaintext(&self) -> &[u8] {
@@ -117,7 +111,7 @@ impl Slot {
     }
 
     /// Wipes the plaintext held and stores a new entry.
-    fn store(&mut self, tag: u64, digest: [u8; 32], key_id: KeyId, plaintext: &[u8]) {
+    fn store(&mut self, digest: [u8; 32], key_id: KeyId, plaintext: &[u8]) {
         self.wipe();
         let (Ok(len), Some(dest)) = (
             u8::try_from(plaintext.len()),
@@ -126,14 +120,15 @@ impl Slot {
             return;
         };
         dest.copy_from_slice(plaintext);
-        self.tag = tag;
         self.digest = digest;
         self.key_id = key_id;
         self.len = len;
     }
 
+    /// Zeroizes the plaintext (only the bytes in use: the rest are zero).
     fn wipe(&mut self) {
-        self.plaintext.zeroize();
+        let len = usize::from(self.len);
+        self.plaintext.get_mut(..len).unwrap_or_default().zeroize();
         self.len = 0;
     }
 }
@@ -154,6 +149,9 @@ pub(crate) struct VerifiedCache {
 }
 
 struct Shard {
+    /// Each slot's tag (0: free), apart from the slots so that a window's
+    /// tags share a cache line and a miss reads no slot.
+    tags: Box<[u64]>,
     slots: Box<[Slot]>,
     /// The next way to evict when a window is full.
     victim: usize,
@@ -172,6 +170,7 @@ impl VerifiedCache {
                 // to `capacity` exactly.
                 let len = capacity / count + usize::from(i < capacity % count);
                 Mutex::new(Shard {
+                    tags: vec![0; len].into_boxed_slice(),
                     slots: (0..len).map(|_| Slot::free()).collect(),
                     victim: 0,
                 })
@@ -189,10 +188,10 @@ impl VerifiedCache {
         self.capacity
     }
 
-    /// The lookup tag of `token`: pass it to [`get`](Self::get) and
-    /// [`insert`](Self::insert).
+    /// The lookup tag of `token` (never 0): pass it to [`get`](Self::get)
+    /// and [`insert`](Self::insert).
     pub(crate) fn tag(&self, token: &str) -> u64 {
-        self.hasher.hash_one(token.as_bytes())
+        self.hasher.hash_one(token.as_bytes()).max(1)
     }
 
     /// If exactly `token` passed every cryptographic check here, copies its
@@ -206,10 +205,8 @@ impl VerifiedCache {
         // Copy the candidate out under the lock; hash and compare after it.
         let (digest, key_id) = self
             .with_window(tag, |shard, window| {
-                let slot = window
-                    .slots()
-                    .filter_map(|at| shard.slots.get(at))
-                    .find(|slot| slot.holds(tag))?;
+                let at = window.slots().find(|&at| shard.holds(at, tag))?;
+                let slot = shard.slots.get(at)?;
                 out.fill(slot.plaintext()).ok()?;
                 Some((slot.digest, slot.key_id))
             })
@@ -230,10 +227,11 @@ impl VerifiedCache {
         self.with_window(tag, |shard, window| {
             let mut free = None;
             for at in window.slots() {
-                match shard.slots.get(at) {
-                    Some(slot) if slot.holds(tag) && slot.digest == digest => return,
-                    Some(slot) if slot.len == 0 && free.is_none() => free = Some(at),
-                    _ => {}
+                if shard.holds(at, tag) && shard.slots.get(at).is_some_and(|s| s.digest == digest) {
+                    return;
+                }
+                if free.is_none() && shard.holds(at, 0) {
+                    free = Some(at);
                 }
             }
             let at = free.unwrap_or_else(|| {
@@ -241,8 +239,10 @@ impl VerifiedCache {
                 shard.victim = shard.victim.wrapping_add(1);
                 at
             });
-            if let Some(slot) = shard.slots.get_mut(at) {
-                slot.store(tag, digest, key_id, plaintext);
+            if let (Some(slot_tag), Some(slot)) = (shard.tags.get_mut(at), shard.slots.get_mut(at))
+            {
+                slot.store(digest, key_id, plaintext);
+                *slot_tag = tag;
             }
         });
     }
@@ -252,7 +252,7 @@ impl VerifiedCache {
     pub(crate) fn len(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| lock(s).slots.iter().filter(|slot| slot.len != 0).count())
+            .map(|s| lock(s).tags.iter().filter(|&&tag| tag != 0).count())
             .sum()
     }
 
@@ -265,6 +265,13 @@ impl VerifiedCache {
         // The low bits chose the shard; the high half picks the window.
         let home = index(tag >> 32, len);
         Some(f(&mut guard, Window { home, len }))
+    }
+}
+
+impl Shard {
+    /// Whether slot `at` has tag `tag` (0: is free).
+    fn holds(&self, at: usize, tag: u64) -> bool {
+        self.tags.get(at) == Some(&tag)
     }
 }
 
@@ -313,7 +320,7 @@ fn index(n: u64, len: usize) -> usize {
 }
 
 /// Locks a shard. A panic while holding the lock cannot leave a shard
-/// unsafe to read (a slot's length is set only once its bytes are written),
+/// unsafe to read (a slot's tag is set only once its contents are written),
 /// so poisoning is ignored.
 fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
     shard.lock().unwrap_or_else(|e| e.into_inner())
@@ -364,8 +371,11 @@ mod tests {
     }
 
     #[test]
-    fn a_slot_is_240_bytes_as_documented() {
-        assert_eq!(std::mem::size_of::<Slot>(), 240);
+    fn an_entry_is_240_bytes_as_documented() {
+        assert_eq!(
+            std::mem::size_of::<Slot>() + std::mem::size_of::<u64>(),
+            240
+        );
     }
 
     #[test]
@@ -452,12 +462,12 @@ mod tests {
     #[test]
     fn overwriting_a_slot_wipes_the_old_plaintext() {
         let mut slot = Slot::free();
-        slot.store(1, [1; 32], KeyId(1), &[0xAA; 100]);
-        slot.store(2, [2; 32], KeyId(2), &[0xBB; 10]);
+        slot.store([1; 32], KeyId(1), &[0xAA; 100]);
+        slot.store([2; 32], KeyId(2), &[0xBB; 10]);
         assert_eq!(slot.plaintext(), &[0xBB; 10]);
         assert!(slot.plaintext[10..].iter().all(|&b| b == 0));
         slot.wipe();
         assert!(slot.plaintext.iter().all(|&b| b == 0));
-        assert!(!slot.holds(2));
+        assert_eq!(slot.plaintext(), &[] as &[u8]);
     }
 }

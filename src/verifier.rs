@@ -40,7 +40,7 @@ pub const DEFAULT_CACHE_CAPACITY: usize = 8_192;
 /// exactly as an uncached one would be. Any other text, however close, misses
 /// and is verified in full. Cached claims are secret: they are zeroized when
 /// evicted and when the cache is dropped, and never printed by `Debug`.
-/// Claims of more than 192 bytes (tokens of more than about 430 characters)
+/// Claims of more than 192 bytes (tokens of more than 407 characters)
 /// are not cached.
 ///
 /// The cache is sharded (one small lock per shard, no global lock), never
