@@ -110,19 +110,21 @@ impl Slot {
             .unwrap_or_default()
     }
 
-    /// Wipes the plaintext held and stores a new entry.
-    fn store(&mut self, digest: [u8; 32], key_id: KeyId, plaintext: &[u8]) {
+    /// Wipes the plaintext held and stores a new entry; false (and the slot
+    /// left empty) if `plaintext` does not fit.
+    fn store(&mut self, digest: [u8; 32], key_id: KeyId, plaintext: &[u8]) -> bool {
         self.wipe();
         let (Ok(len), Some(dest)) = (
             u8::try_from(plaintext.len()),
             self.plaintext.get_mut(..plaintext.len()),
         ) else {
-            return;
+            return false;
         };
         dest.copy_from_slice(plaintext);
         self.digest = digest;
         self.key_id = key_id;
         self.len = len;
+        true
     }
 
     /// Zeroizes the plaintext (only the bytes in use: the rest are zero).
@@ -241,8 +243,11 @@ impl VerifiedCache {
             });
             if let (Some(slot_tag), Some(slot)) = (shard.tags.get_mut(at), shard.slots.get_mut(at))
             {
-                slot.store(digest, key_id, plaintext);
-                *slot_tag = tag;
+                *slot_tag = if slot.store(digest, key_id, plaintext) {
+                    tag
+                } else {
+                    0
+                };
             }
         });
     }
@@ -462,11 +467,11 @@ mod tests {
     #[test]
     fn overwriting_a_slot_wipes_the_old_plaintext() {
         let mut slot = Slot::free();
-        slot.store([1; 32], KeyId(1), &[0xAA; 100]);
-        slot.store([2; 32], KeyId(2), &[0xBB; 10]);
+        assert!(slot.store([1; 32], KeyId(1), &[0xAA; 100]));
+        assert!(slot.store([2; 32], KeyId(2), &[0xBB; 10]));
         assert_eq!(slot.plaintext(), &[0xBB; 10]);
         assert!(slot.plaintext[10..].iter().all(|&b| b == 0));
-        slot.wipe();
+        assert!(!slot.store([3; 32], KeyId(3), &[0xCC; SLOT_PLAINTEXT + 1]));
         assert!(slot.plaintext.iter().all(|&b| b == 0));
         assert_eq!(slot.plaintext(), &[] as &[u8]);
     }
