@@ -27,8 +27,8 @@
 //! cached token (same header, nonce and signature, altered body) has different
 //! text, misses, and is rejected by the AEAD as it would be without a cache.
 //!
-//! DESIGN.md and issue 6 describe a cache consulted *after* the AEAD opens,
-//! skipping only the signature. That placement was changed: with base64url
+//! Issue 6 describes a cache consulted *after* the AEAD opens, skipping only
+//! the signature. That placement was changed: with base64url
 //! and the AEAD on the hit path a hit cost about 1/17 of a cold verify, and
 //! the target is 1/20 (BENCHMARKS.md). Keying on the exact text makes the
 //! skipped steps unobservable, so nothing is weakened.
@@ -57,8 +57,8 @@
 //! A lookup first computes a 64-bit tag of the token text, a fast
 //! multiply-fold hash keyed at random per cache: a small fraction of the cost
 //! of SHA-512, so a forged or unknown token pays only that and one
-//! uncontended lock before the AEAD rejects it. The tag picks the shard and, inside it, a window of [`WAYS`]
-//! consecutive slots; a full window evicts round-robin. Tags are kept apart
+//! uncontended lock before the AEAD rejects it. The tag picks the shard and,
+//! inside it, a window of [`WAYS`] consecutive slots; a full window evicts round-robin. Tags are kept apart
 //! from the slots, so a miss reads one cache line of tags and no slot. Only
 //! when a slot in the window has the same tag is the SHA-512 digest computed
 //! and compared. The key is secret, so nobody can aim tokens at chosen slots,
@@ -178,7 +178,7 @@ impl VerifiedCache {
                 })
             })
             .collect();
-        // std's `RandomState` is keyed from the OS RNG: its hashes of two
+        // std's `RandomState` is seeded from the OS RNG: its hashes of two
         // constants are two random words, with no new dependency.
         let random = RandomState::new();
         Some(VerifiedCache {
@@ -199,8 +199,9 @@ impl VerifiedCache {
     /// A multiply-fold over 16-byte blocks (foldhash's construction) under
     /// the cache's random 128-bit key. Not a MAC, and no hit relies on it
     /// (SHA-512 decides hits): it spreads tokens over slots, where nobody
-    /// without the key can aim, and tells misses apart for a fraction of
-    /// SipHash's cost, which forged-token rejection pays on every call.
+    /// without the key can aim, and tells misses apart with one
+    /// multiplication per 16 bytes (SipHash needs several rounds), a cost
+    /// forged-token rejection pays on every call.
     pub(crate) fn tag(&self, token: &str) -> u64 {
         let [k0, k1] = self.key;
         let bytes = token.as_bytes();
