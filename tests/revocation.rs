@@ -9,37 +9,12 @@ use std::thread;
 use proptest::prelude::*;
 use tessera::{Error, Issuer, Keyset, Policy, RevocationFilter, Session, SessionId};
 
-/// Not aligned to an hour, so a day of deadlines spans 25 generations.
-const T0: u64 = 1_750_000_123;
+#[path = "support/ids.rs"]
+mod ids;
+use ids::{Rng, T0};
+
 const DAY: u64 = 86_400;
 const HOUR: u64 = 3600;
-
-/// SplitMix64: a tiny deterministic generator for ids and deadlines.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn id(&mut self) -> SessionId {
-        let mut id = [0u8; 16];
-        id[..8].copy_from_slice(&self.next().to_le_bytes());
-        id[8..].copy_from_slice(&self.next().to_le_bytes());
-        SessionId(id)
-    }
-
-    /// `n` ids with deadlines spread uniformly over `spread` seconds from `T0`.
-    fn revocations(&mut self, n: usize, spread: u64) -> Vec<(SessionId, u64)> {
-        (0..n)
-            .map(|_| (self.id(), T0 + self.next() % spread))
-            .collect()
-    }
-}
 
 fn bits_per_revocation(filter: &RevocationFilter, held: usize) -> f64 {
     filter.memory_bytes() as f64 * 8.0 / held as f64
