@@ -3,9 +3,10 @@
 //! Behind the `test-util` feature. **Never enable it in production**: a fixed
 //! nonce reused under one key breaks XChaCha20-Poly1305's confidentiality.
 
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::claims::SessionId;
+use crate::claims::{Session, SessionId};
 use crate::keys::{EncryptionKey, IssuerKey, KeyId, KeyInfo, KeyState, Keyset};
 use crate::{Error, Issuer};
 
@@ -72,4 +73,17 @@ pub fn issue_deterministic<T: Serialize>(
 ) -> Result<String, Error> {
     let deadline = now.saturating_add(issuer.policy().max_lifetime);
     issuer.seal_with_nonce(SessionId(session_id), subject, data, now, deadline, &nonce)
+}
+
+/// Decodes decrypted claims bytes exactly as [`Verifier::verify`](crate::Verifier::verify)
+/// does after the AEAD and signature checks (postcard, every byte consumed,
+/// offsets turned into absolute times), without any cryptography, so that the
+/// claims decoder can be fuzzed directly. The session's key id is `KeyId(0)`.
+///
+/// # Errors
+///
+/// [`Error::Malformed`] if the bytes are not exactly one encoding of the
+/// claims, or their times overflow or put the expiry past the deadline.
+pub fn decode_claims<T: DeserializeOwned>(bytes: &[u8]) -> Result<Session<T>, Error> {
+    crate::verifier::decode_claims::<T>(bytes)?.into_session(KeyId(0))
 }

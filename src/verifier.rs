@@ -227,7 +227,9 @@ impl Verifier {
 
 /// Postcard-decodes claims and refuses trailing bytes (postcard's `from_bytes`
 /// would accept them).
-fn decode_claims<T: DeserializeOwned>(plaintext: &[u8]) -> Result<DecodedClaims<T>, Error> {
+pub(crate) fn decode_claims<T: DeserializeOwned>(
+    plaintext: &[u8],
+) -> Result<DecodedClaims<T>, Error> {
     match postcard::take_from_bytes::<DecodedClaims<T>>(plaintext) {
         Ok((claims, [])) => Ok(claims),
         _ => Err(Error::Malformed),
