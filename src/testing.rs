@@ -87,3 +87,15 @@ pub fn issue_deterministic<T: Serialize>(
 pub fn decode_claims<T: DeserializeOwned>(bytes: &[u8]) -> Result<Session<T>, Error> {
     crate::verifier::decode_claims::<T>(bytes)?.into_session(KeyId(0))
 }
+
+/// Whether tessera accepts these Ed25519 public key bytes when it loads a
+/// keyset: they must decode, be canonically encoded, and not be of small
+/// order. The Wycheproof tests run every vector's key through this check, as
+/// a verifier loading that key would.
+///
+/// # Errors
+///
+/// [`Error::WeakKey`] for key bytes tessera refuses to load.
+pub fn check_verifying_key(bytes: &[u8; 32]) -> Result<(), Error> {
+    crate::keys::checked_verifying_key(bytes).map(|_| ())
+}
