@@ -16,6 +16,7 @@ const TARGETS: &[(&str, Target)] = &[
     ("roundtrip", targets::roundtrip),
     ("revocation_snapshot", targets::revocation_snapshot),
     ("claims", targets::claims),
+    ("keyset_json", targets::keyset_json),
 ];
 
 /// Runs `target` over every file in `dir` (if it exists); returns how many.

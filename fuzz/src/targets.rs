@@ -18,7 +18,10 @@ use base64ct::{Base64UrlUnpadded, Encoding};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tessera::testing::{self, RawKey};
-use tessera::{Error, Issuer, KeyId, Policy, RevocationFilter, Session, SessionId, Verifier};
+use tessera::{
+    Error, Issuer, KeyId, Keyset, Policy, RevocationFilter, Session, SessionId, Verifier,
+    VerifierKeyset,
+};
 
 /// Where every fixed key, session id and nonce comes from.
 pub const FIXED_SEED: u64 = 0x7465_7373_6572_6131; // "tessera1"
@@ -126,6 +129,14 @@ pub struct Fixture {
     pub issuer_2: Issuer,
     /// Verifies keys 1 and 2.
     pub verifier: Verifier,
+}
+
+impl Fixture {
+    /// The keyset of `issuer_1` (keys 1 and 2, 1 primary).
+    pub fn issuer_1_keys(&self) -> Keyset {
+        let [k1, k2] = raw_keys();
+        testing::keyset_from_raw(&[k1, k2]).expect("fixed keys are sound")
+    }
 }
 
 /// The shared [`Fixture`], built once.
@@ -503,6 +514,83 @@ fn check_reloads(filter: &RevocationFilter, probes: &[(SessionId, u64)]) -> Revo
     loaded
 }
 
+/// `keyset_json`: any text to both keyset parsers (`Keyset::from_json`,
+/// `VerifierKeyset::from_json`). They never panic and fail only with their
+/// documented errors, whose messages never quote the input (it may hold
+/// keys). A keyset that parses writes a file that parses back to the same
+/// keyset and the same bytes, its verifier half is a verifier file without
+/// signing keys, and its keys work: a token its primary issues verifies under
+/// the parsed verifier half.
+pub fn keyset_json(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    match Keyset::from_json(&text) {
+        Ok(keys) => check_issuer_keyset(&keys),
+        Err(e) => check_keyset_error(&e, &text),
+    }
+    match VerifierKeyset::from_json(&text) {
+        Ok(keys) => check_verifier_keyset(&keys),
+        Err(e) => check_keyset_error(&e, &text),
+    }
+}
+
+fn check_issuer_keyset(keys: &Keyset) {
+    let file = keys.to_json();
+    let back = Keyset::from_json(&file).expect("a keyset's own file parses");
+    assert_eq!(back.key_info(), keys.key_info());
+    assert_eq!(back.primary(), keys.primary());
+    assert_eq!(*back.to_json(), *file, "rendering is not canonical");
+    assert_eq!(
+        VerifierKeyset::from_json(&file).err(),
+        Some(Error::IssuerKeyset)
+    );
+    let shipped = keys.verifier_keyset().to_json();
+    assert!(!shipped.contains("signing_key"));
+    let verifier_keys = VerifierKeyset::from_json(&shipped).expect("the verifier half parses");
+    assert_eq!(verifier_keys.key_info(), keys.key_info());
+    check_verifier_keyset(&verifier_keys);
+    let issuer = Issuer::new(keys.clone(), Policy::default());
+    let token = testing::issue_deterministic(&issuer, "k", &(), T0, [1; 16], [2; 24])
+        .expect("the primary key issues");
+    let verifier = Verifier::new(verifier_keys, Policy::default());
+    let session = verifier
+        .verify_at::<()>(&token, T0)
+        .expect("the parsed verifier half verifies the parsed primary's token");
+    assert_eq!(session.key_id(), keys.primary());
+}
+
+fn check_verifier_keyset(keys: &VerifierKeyset) {
+    let file = keys.to_json();
+    let back = VerifierKeyset::from_json(&file).expect("a verifier keyset's own file parses");
+    assert_eq!(back.key_info(), keys.key_info());
+    assert_eq!(*back.to_json(), *file, "rendering is not canonical");
+    assert!(Keyset::from_json(&file).is_err(), "a verifier file issued");
+}
+
+/// The parsers' documented errors, and messages that never quote the input:
+/// no 24-character run of base64url text from the input (a key is 43) may
+/// appear in the message. The longest such run in tessera's own wording is
+/// `tessera-verifier-keyset`, 23 characters.
+fn check_keyset_error(e: &Error, input: &str) {
+    assert!(
+        matches!(
+            e,
+            Error::KeysetFormat(_) | Error::WeakKey | Error::IssuerKeyset
+        ),
+        "undocumented keyset error {e:?}"
+    );
+    let message = e.to_string();
+    let is_b64 = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    for run in input.split(|c: char| !is_b64(c)).filter(|r| r.len() >= 24) {
+        for window in run.as_bytes().windows(24) {
+            let window = std::str::from_utf8(window).expect("ASCII");
+            assert!(
+                !message.contains(window),
+                "error message quotes the input: {message}"
+            );
+        }
+    }
+}
+
 /// The seed corpus: `(target, file name, bytes)`, all derived from
 /// [`FIXED_SEED`]. `examples/fuzz_seeds.rs` writes them to `fuzz/corpus/`.
 pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
@@ -592,6 +680,34 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     }
     some.revoke(SessionId(fixed_bytes(310)), u64::MAX);
     out.push(("revocation_snapshot", "six".into(), some.to_snapshot()));
+
+    // keyset_json: issuer and verifier files, one with a disabled key and a
+    // demotion time.
+    let [k1, k2] = raw_keys();
+    let k3 = RawKey {
+        id: KeyId(0xfeed_f00d),
+        signing_seed: fixed_bytes(500),
+        encryption_key: fixed_bytes(501),
+    };
+    let mut three = testing::keyset_from_raw(&[k2, k1, k3]).expect("fixed keys are sound");
+    three.disable(k3.id).expect("k3 is not the primary");
+    let demoted = three
+        .to_json()
+        .replacen("\"demoted_at\": null", "\"demoted_at\": 1749999000", 1);
+    for (name, file) in [
+        ("issuer", f.issuer_1_keys().to_json().to_string()),
+        (
+            "verifier",
+            f.issuer_1_keys().verifier_keyset().to_json().to_string(),
+        ),
+        ("issuer-three", demoted),
+        (
+            "verifier-three",
+            three.verifier_keyset().to_json().to_string(),
+        ),
+    ] {
+        out.push(("keyset_json", name.into(), file.into_bytes()));
+    }
 
     // roundtrip: unstructured bytes of a few sizes.
     for (i, len) in [16usize, 128, 512].into_iter().enumerate() {
