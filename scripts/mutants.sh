@@ -5,11 +5,12 @@
 #   scripts/mutants.sh                    # token, claims, keys, revocation
 #   scripts/mutants.sh src/claims.rs      # one module
 #
-# One job, niced, with a per-mutant timeout, because the machine is shared.
-# Doc tests are left out (`--lib --tests`): each one is a separate compile,
-# and every behaviour they show is also asserted in tests/ or unit tests.
-# Results land in mutants.out/ (git-ignored): caught.txt, missed.txt,
-# timeout.txt, unviable.txt. Score = caught / (caught + missed + timeout).
+# One module at a time, one job, niced, with a per-mutant timeout, because the
+# machine is shared. Doc tests are left out (`--lib --tests`): each is a
+# separate compile, and what they show is also asserted in tests/ or unit
+# tests. Results per module land in mutants.out.d/<module>/mutants.out/
+# (git-ignored): caught.txt, missed.txt, timeout.txt, unviable.txt.
+# Score = caught / viable, viable = caught + missed + timeout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,25 +20,36 @@ fi
 
 files=("$@")
 if [ ${#files[@]} -eq 0 ]; then
-    files=(src/keys.rs src/claims.rs src/token.rs src/revocation.rs)
+    files=(src/token.rs src/claims.rs src/keys.rs src/revocation.rs)
 fi
-args=()
-for f in "${files[@]}"; do
-    args+=(--file "$f")
+
+count() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
+
+total_caught=0
+total_viable=0
+for file in "${files[@]}"; do
+    name=$(basename "$file" .rs)
+    out="mutants.out.d/$name"
+    mkdir -p "$out"
+    echo "== $file"
+    # cargo-mutants exits non-zero when mutants are missed or time out; the
+    # summary below says how many.
+    nice -n 19 cargo mutants --all-features --jobs 1 --timeout 120 --build-timeout 300 \
+        --output "$out" --file "$file" -- --lib --tests || true
+    dir="$out/mutants.out"
+    caught=$(count "$dir/caught.txt")
+    missed=$(count "$dir/missed.txt")
+    timeout=$(count "$dir/timeout.txt")
+    unviable=$(count "$dir/unviable.txt")
+    viable=$((caught + missed + timeout))
+    total_caught=$((total_caught + caught))
+    total_viable=$((total_viable + viable))
+    echo "$file: caught $caught / viable $viable (missed $missed, timeout $timeout; unviable $unviable)"
+    if [ -s "$dir/missed.txt" ]; then
+        echo "missed:"
+        sed 's/^/  /' "$dir/missed.txt"
+    fi
 done
-
-status=0
-nice -n 19 cargo mutants --all-features --jobs 1 --timeout 120 --build-timeout 300 \
-    "${args[@]}" -- --lib --tests || status=$?
-
-caught=$(wc -l <mutants.out/caught.txt)
-missed=$(wc -l <mutants.out/missed.txt)
-timeout=$(wc -l <mutants.out/timeout.txt)
-unviable=$(wc -l <mutants.out/unviable.txt)
-viable=$((caught + missed + timeout))
-echo "caught $caught / viable $viable (missed $missed, timeout $timeout; unviable $unviable)"
-if [ "$viable" -gt 0 ]; then
-    echo "score: $((100 * caught / viable))%"
+if [ "$total_viable" -gt 0 ]; then
+    echo "total: caught $total_caught / viable $total_viable = $((100 * total_caught / total_viable))%"
 fi
-# cargo-mutants exits 2 when mutants were missed, 3 on timeouts.
-exit "$status"

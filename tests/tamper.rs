@@ -2,7 +2,9 @@
 //! (re-encoded canonically), every single-character substitution, deletion
 //! and truncation of its text, and every bit flip and truncation of a
 //! revocation snapshot is rejected, each with the error the verification
-//! order (DESIGN.md) assigns to the part that was touched.
+//! order (DESIGN.md) assigns to the part that was touched. Keyset files (with
+//! the `json` feature): every change to a signing or verifying key is
+//! rejected, and every bit flip either is or leaves keys that work together.
 
 use std::time::Duration;
 
@@ -233,4 +235,122 @@ fn every_tampered_snapshot_is_rejected() {
         RevocationFilter::from_snapshot(&longer).err(),
         Some(Error::CorruptSnapshot)
     );
+}
+
+/// Keyset files carry no MAC: ids, states and times are metadata that an
+/// attacker with write access could change anyway. What they do check is that
+/// each verifying key is sound and matches its signing key; so every change
+/// to a signing or verifying key must be rejected, and any other change must
+/// either be rejected or yield keys that still work together.
+#[cfg(feature = "json")]
+mod keyset_files {
+    use super::*;
+    use tessera::{Keyset, VerifierKeyset};
+
+    fn issuer_file() -> String {
+        keyset_from_raw(&[raw(1, 0x11), raw(3, 0x33)])
+            .unwrap()
+            .to_json()
+            .to_string()
+    }
+
+    /// Byte ranges of the values of `field` in `file`.
+    fn value_ranges(file: &str, field: &str) -> Vec<std::ops::Range<usize>> {
+        let needle = format!("\"{field}\": \"");
+        file.match_indices(&needle)
+            .map(|(at, _)| {
+                let start = at + needle.len();
+                start..start + 43
+            })
+            .collect()
+    }
+
+    /// A parsed keyset still works: its primary issues a token that its
+    /// verifier half (through its own file) accepts.
+    fn keys_work(keys: &Keyset) {
+        let issuer = Issuer::new(keys.clone(), Policy::default());
+        let token = issue_deterministic(&issuer, "k", &(), T0, [1; 16], [2; 24]).unwrap();
+        let shipped = VerifierKeyset::from_json(&keys.verifier_keyset().to_json()).unwrap();
+        let verifier = Verifier::new(shipped, Policy::default());
+        assert!(verifier.verify_at::<()>(&token, T0).is_ok());
+    }
+
+    #[test]
+    fn every_substitution_in_a_signing_or_verifying_key_is_rejected() {
+        let file = issuer_file();
+        keys_work(&Keyset::from_json(&file).unwrap());
+        let mut ranges = value_ranges(&file, "signing_key");
+        ranges.extend(value_ranges(&file, "verifying_key"));
+        assert_eq!(ranges.len(), 4);
+        let mut rejected = 0;
+        for range in ranges {
+            for pos in range {
+                for c in ALPHABET.iter().map(|c| char::from(*c)) {
+                    if file.as_bytes()[pos] == c as u8 {
+                        continue;
+                    }
+                    let bad = format!("{}{c}{}", &file[..pos], &file[pos + 1..]);
+                    let err = Keyset::from_json(&bad).err();
+                    assert!(
+                        matches!(err, Some(Error::WeakKey | Error::KeysetFormat(_))),
+                        "{c:?} at {pos}: {err:?}"
+                    );
+                    rejected += 1;
+                }
+            }
+        }
+        assert_eq!(rejected, 4 * 43 * 63);
+    }
+
+    #[test]
+    fn every_bit_flip_of_a_keyset_file_is_rejected_or_still_consistent() {
+        let file = issuer_file();
+        let mut key_bytes = value_ranges(&file, "signing_key");
+        key_bytes.extend(value_ranges(&file, "verifying_key"));
+        let in_key = |i: usize| key_bytes.iter().any(|r| r.contains(&i));
+        let dir = std::env::temp_dir().join(format!("tessera-tamper-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("keys.json");
+        let (mut rejected, mut accepted, mut not_utf8) = (0, 0, 0);
+        for byte in 0..file.len() {
+            for bit in 0..8 {
+                let mut bad = file.clone().into_bytes();
+                bad[byte] ^= 1 << bit;
+                let Ok(text) = String::from_utf8(bad.clone()) else {
+                    // Not text: only a file can carry it; loading refuses it.
+                    write_private(&path, &bad);
+                    assert!(matches!(Keyset::load(&path), Err(Error::KeysetFormat(_))));
+                    assert!(matches!(
+                        VerifierKeyset::load(&path),
+                        Err(Error::KeysetFormat(_))
+                    ));
+                    not_utf8 += 1;
+                    continue;
+                };
+                match Keyset::from_json(&text) {
+                    Ok(keys) => {
+                        assert!(!in_key(byte), "key byte {byte} bit {bit} accepted");
+                        keys_work(&keys);
+                        accepted += 1;
+                    }
+                    Err(_) => rejected += 1,
+                }
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(rejected + accepted + not_utf8, file.len() * 8);
+        assert!(
+            rejected > accepted,
+            "{rejected} rejected, {accepted} accepted"
+        );
+    }
+
+    fn write_private(path: &std::path::Path, bytes: &[u8]) {
+        use std::io::Write;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options.open(path).unwrap().write_all(bytes).unwrap();
+    }
 }
