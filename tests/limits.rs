@@ -1,0 +1,177 @@
+//! Size limits at their exact edges, and the promise that rejecting a token
+//! never touches the heap. Written against survivors of mutation testing
+//! (scripts/mutants.sh): each test pins a boundary that a one-character
+//! change in src/token.rs would move.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+use tessera::testing::{issue_deterministic, keyset_from_raw, RawKey};
+use tessera::{Error, Issuer, KeyId, Policy, Verifier, MAX_TOKEN_LENGTH_LIMIT};
+
+const T0: u64 = 1_750_000_000;
+
+/// Counts heap allocations made by the current thread while it is counting.
+struct CountingAllocator;
+
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn note_allocation() {
+    if COUNTING.with(Cell::get) {
+        ALLOCATIONS.with(|n| n.set(n.get() + 1));
+    }
+}
+
+// SAFETY: every call is forwarded unchanged to the system allocator; the
+// thread-local counters are const-initialised and never allocate.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note_allocation();
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note_allocation();
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note_allocation();
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+/// Heap allocations `f` makes on this thread.
+fn allocations<R>(f: impl FnOnce() -> R) -> usize {
+    ALLOCATIONS.with(|n| n.set(0));
+    COUNTING.with(|c| c.set(true));
+    let result = f();
+    COUNTING.with(|c| c.set(false));
+    drop(result);
+    ALLOCATIONS.with(Cell::get)
+}
+
+fn issuer(policy: Policy) -> Issuer {
+    let keys = keyset_from_raw(&[RawKey {
+        id: KeyId(9),
+        signing_seed: [9; 32],
+        encryption_key: [10; 32],
+    }])
+    .unwrap();
+    Issuer::new(keys, policy)
+}
+
+fn issue(issuer: &Issuer, data: &Vec<u8>) -> Result<String, Error> {
+    issue_deterministic(issuer, "max", data, T0, [3; 16], [4; 24])
+}
+
+/// The largest token `issuer` can issue with byte-vector data, found by
+/// trying every size around the limit (none may panic).
+fn largest_token(issuer: &Issuer) -> (String, Vec<u8>) {
+    let mut largest = None;
+    for n in 5_900..6_200 {
+        let data = vec![0xa5; n];
+        match issue(issuer, &data) {
+            Ok(token) => largest = Some((token, data)),
+            Err(Error::TooLarge) => {}
+            Err(e) => panic!("{n} bytes of data: {e:?}"),
+        }
+    }
+    largest.expect("some size fits")
+}
+
+fn body(token: &str) -> Vec<u8> {
+    Base64UrlUnpadded::decode_vec(token.strip_prefix("tsr1.").unwrap()).unwrap()
+}
+
+fn encode(body: &[u8]) -> String {
+    format!("tsr1.{}", Base64UrlUnpadded::encode_string(body))
+}
+
+#[test]
+fn a_token_of_the_largest_allowed_length_issues_and_verifies() {
+    let policy = Policy::default().max_token_length(MAX_TOKEN_LENGTH_LIMIT);
+    let issuer = issuer(policy);
+    let (token, data) = largest_token(&issuer);
+    // 4 characters per 3 bytes: the largest token is within 4 of the limit.
+    assert!(token.len() <= MAX_TOKEN_LENGTH_LIMIT);
+    assert!(token.len() > MAX_TOKEN_LENGTH_LIMIT - 4, "{}", token.len());
+    let session = issuer.verifier().verify_at::<Vec<u8>>(&token, T0).unwrap();
+    assert_eq!(session.data(), &data);
+}
+
+#[test]
+fn the_length_limit_is_inclusive_for_issuing_and_verifying() {
+    let token = issue(&issuer(Policy::default()), &vec![1, 2, 3]).unwrap();
+    let exact = Policy::default().max_token_length(token.len());
+    let short = Policy::default().max_token_length(token.len() - 1);
+    assert_eq!(
+        issue(&issuer(exact.clone()), &vec![1, 2, 3]),
+        Ok(token.clone())
+    );
+    assert_eq!(
+        issue(&issuer(short.clone()), &vec![1, 2, 3]),
+        Err(Error::TooLarge)
+    );
+    let keys = || {
+        keyset_from_raw(&[RawKey {
+            id: KeyId(9),
+            signing_seed: [9; 32],
+            encryption_key: [10; 32],
+        }])
+        .unwrap()
+        .verifier_keyset()
+    };
+    let accepted = Verifier::new(keys(), exact).verify_at::<Vec<u8>>(&token, T0);
+    assert_eq!(accepted.unwrap().data(), &vec![1, 2, 3]);
+    assert_eq!(
+        Verifier::new(keys(), short)
+            .verify_at::<Vec<u8>>(&token, T0)
+            .err(),
+        Some(Error::TooLarge)
+    );
+}
+
+#[test]
+fn rejecting_a_token_never_allocates_even_at_the_largest_sizes() {
+    // The largest token, with the longest audience bound without the heap.
+    let audience = "a".repeat(256);
+    let policy = Policy::default()
+        .max_token_length(MAX_TOKEN_LENGTH_LIMIT)
+        .audience(&audience);
+    let issuer = issuer(policy);
+    let (token, _) = largest_token(&issuer);
+    let verifier = issuer.verifier();
+    let good = body(&token);
+    let mut bad_ciphertext = good.clone();
+    bad_ciphertext[40] ^= 1;
+    let mut bad_signature = good.clone();
+    let last = bad_signature.len() - 1;
+    bad_signature[last] ^= 1;
+    let tampered = [encode(&bad_ciphertext), encode(&bad_signature)];
+    for t in &tampered {
+        // Once, so that any lazy one-time set-up is not counted.
+        assert_eq!(
+            verifier.verify_at::<Vec<u8>>(t, T0).err(),
+            Some(Error::Invalid)
+        );
+    }
+    for t in &tampered {
+        let n = allocations(|| verifier.verify_at::<Vec<u8>>(t, T0));
+        assert_eq!(n, 0, "rejection allocated {n} times");
+    }
+    // The check itself sees allocations.
+    assert!(allocations(|| verifier.verify_at::<Vec<u8>>(&token, T0)) > 0);
+}
