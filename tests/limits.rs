@@ -175,3 +175,33 @@ fn rejecting_a_token_never_allocates_even_at_the_largest_sizes() {
     // The check itself sees allocations.
     assert!(allocations(|| verifier.verify_at::<Vec<u8>>(&token, T0)) > 0);
 }
+
+/// Found by the `revocation_snapshot` fuzz target: `prune(u64::MAX)` forgets
+/// the top bucket (deadlines from `u64::MAX - 15`), whose "every deadline is
+/// more than an hour old" test saturates. Harmless, because at
+/// `now == u64::MAX` no token verifies at all; this pins that a revoked
+/// session whose deadline saturates stays revoked at every time a token could
+/// still be accepted.
+#[test]
+fn revocations_with_saturated_deadlines_last_as_long_as_any_token_can_verify() {
+    let issuer = issuer(Policy::default());
+    let verifier = issuer.verifier();
+    let now = u64::MAX - 100;
+    let token = issue_deterministic(&issuer, "late", &vec![1u8], now, [7; 16], [8; 24]).unwrap();
+    let session = verifier.verify_at::<Vec<u8>>(&token, now).unwrap();
+    assert_eq!(session.deadline(), u64::MAX);
+    verifier.revoke(&session);
+    for at in [now, u64::MAX - 2, u64::MAX - 1] {
+        verifier.revocations().prune(at);
+        assert_eq!(
+            verifier.verify_at::<Vec<u8>>(&token, at).err(),
+            Some(Error::Revoked),
+            "at {at}"
+        );
+    }
+    // At the very end of time every token has expired, revoked or not.
+    assert_eq!(
+        verifier.verify_at::<Vec<u8>>(&token, u64::MAX).err(),
+        Some(Error::Expired)
+    );
+}
