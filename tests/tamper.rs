@@ -42,21 +42,7 @@ fn issuer(audience: &str) -> Issuer {
 }
 
 fn body(token: &str) -> Vec<u8> {
-    Base64UrlUnpadded::decode_vec_compat(token.strip_prefix(PREFIX).unwrap())
-}
-
-/// `decode_vec` without base64ct's `alloc` feature.
-trait DecodeVec {
-    fn decode_vec_compat(s: &str) -> Vec<u8>;
-}
-
-impl DecodeVec for Base64UrlUnpadded {
-    fn decode_vec_compat(s: &str) -> Vec<u8> {
-        let mut buf = vec![0u8; s.len()];
-        let len = Base64UrlUnpadded::decode(s, &mut buf).unwrap().len();
-        buf.truncate(len);
-        buf
-    }
+    Base64UrlUnpadded::decode_vec(token.strip_prefix(PREFIX).unwrap()).unwrap()
 }
 
 fn encode(body: &[u8]) -> String {
