@@ -11,6 +11,13 @@
 # tests. Results per module land in mutants.out.d/<module>/mutants.out/
 # (git-ignored): caught.txt, missed.txt, timeout.txt, unviable.txt.
 # Score = caught / viable, viable = caught + missed + timeout.
+#
+# Extra cargo-mutants arguments come from MUTANTS_ARGS, for example
+#   MUTANTS_ARGS="--iterate" scripts/mutants.sh src/token.rs
+#       (re-test only what the previous run of that module did not catch)
+#   MUTANTS_ARGS="--shard 0/2 --sharding round-robin" scripts/mutants.sh src/revocation.rs
+#       (every other mutant, for a module too large to finish in one sitting)
+# and MUTANTS_TIMEOUT sets the per-mutant test timeout (default 120 s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,8 +41,10 @@ for file in "${files[@]}"; do
     echo "== $file"
     # cargo-mutants exits non-zero when mutants are missed or time out; the
     # summary below says how many.
-    nice -n 19 cargo mutants --all-features --jobs 1 --timeout 120 --build-timeout 300 \
-        --output "$out" --file "$file" -- --lib --tests || true
+    # shellcheck disable=SC2086 # MUTANTS_ARGS is a list of arguments
+    nice -n 19 cargo mutants --all-features --jobs 1 --timeout "${MUTANTS_TIMEOUT:-120}" \
+        --build-timeout 300 ${MUTANTS_ARGS:-} --output "$out" --file "$file" -- --lib --tests ||
+        true
     dir="$out/mutants.out"
     caught=$(count "$dir/caught.txt")
     missed=$(count "$dir/missed.txt")
