@@ -177,8 +177,9 @@ fn rejecting_a_token_never_allocates_even_at_the_largest_sizes() {
 }
 
 /// Found by the `revocation_snapshot` fuzz target: `prune(u64::MAX)` forgets
-/// the top bucket (deadlines from `u64::MAX - 15`), whose "every deadline is
-/// more than an hour old" test saturates. Harmless, because at
+/// revocations whose deadline is within an hour of `u64::MAX`, because the
+/// "every deadline in the bucket is more than an hour old" test saturates to
+/// `u64::MAX <= now`. Harmless, because at
 /// `now == u64::MAX` no token verifies at all; this pins that a revoked
 /// session whose deadline saturates stays revoked at every time a token could
 /// still be accepted.
