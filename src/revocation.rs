@@ -184,11 +184,15 @@ fn bucket_of(deadline: u64) -> u64 {
 /// Whether every deadline in `bucket` is more than the maximum leeway before
 /// `now`: the last deadline in it is `(bucket + 1) * BUCKET_SECS - 1`.
 fn is_expired(bucket: u64, now: u64) -> bool {
+    // The bucket's last deadline is `(bucket + 1) * BUCKET_SECS - 1`; it is
+    // forgettable once that plus the leeway is before `now`. Where the sum
+    // overflows it is later than any `now`: never expired (saturating here
+    // once let `prune(u64::MAX)` forget deadlines near the end of time).
     bucket
-        .saturating_add(1)
-        .saturating_mul(BUCKET_SECS)
-        .saturating_add(MAX_LEEWAY.as_secs())
-        <= now
+        .checked_add(1)
+        .and_then(|b| b.checked_mul(BUCKET_SECS))
+        .and_then(|end| end.checked_add(MAX_LEEWAY.as_secs()))
+        .is_some_and(|limit| limit <= now)
 }
 
 impl RevocationFilter {
@@ -836,8 +840,11 @@ mod tests {
     }
 
     #[test]
-    fn is_expired_saturates_at_the_end_of_time() {
+    fn is_expired_never_overflows_at_the_end_of_time() {
         assert!(!is_expired(bucket_of(u64::MAX), u64::MAX - 1));
+        assert!(!is_expired(bucket_of(u64::MAX), u64::MAX));
+        assert!(!is_expired(bucket_of(u64::MAX - 3600), u64::MAX));
+        assert!(is_expired(bucket_of(u64::MAX - 3 * 3600), u64::MAX));
         assert!(is_expired(0, 7200));
         assert!(!is_expired(0, 7199));
     }

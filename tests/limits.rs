@@ -176,13 +176,11 @@ fn rejecting_a_token_never_allocates_even_at_the_largest_sizes() {
     assert!(allocations(|| verifier.verify_at::<Vec<u8>>(&token, T0)) > 0);
 }
 
-/// Found by the `revocation_snapshot` fuzz target: `prune(u64::MAX)` forgets
-/// revocations whose deadline is within an hour of `u64::MAX`, because the
-/// "every deadline in the bucket is more than an hour old" test saturates to
-/// `u64::MAX <= now`. Harmless, because at
-/// `now == u64::MAX` no token verifies at all; this pins that a revoked
-/// session whose deadline saturates stays revoked at every time a token could
-/// still be accepted.
+/// Found by the `revocation_snapshot` fuzz target: `prune(u64::MAX)` used to
+/// forget revocations whose deadline is within an hour of `u64::MAX`, because
+/// the "every deadline in the bucket is more than an hour old" test saturated
+/// to `u64::MAX <= now`. Now it uses checked arithmetic: such a revocation is
+/// never pruned, and stays revoked at every time a token could be accepted.
 #[test]
 fn revocations_with_saturated_deadlines_last_as_long_as_any_token_can_verify() {
     let issuer = issuer(Policy::default());
@@ -192,8 +190,15 @@ fn revocations_with_saturated_deadlines_last_as_long_as_any_token_can_verify() {
     let session = verifier.verify_at::<Vec<u8>>(&token, now).unwrap();
     assert_eq!(session.deadline(), u64::MAX);
     verifier.revoke(&session);
-    for at in [now, u64::MAX - 2, u64::MAX - 1] {
+    for at in [now, u64::MAX - 2, u64::MAX - 1, u64::MAX] {
         verifier.revocations().prune(at);
+        assert!(
+            verifier.revocations().is_revoked(session.id(), u64::MAX),
+            "pruned at {at}"
+        );
+        if at == u64::MAX {
+            continue; // checked below: at the end of time every token is expired
+        }
         assert_eq!(
             verifier.verify_at::<Vec<u8>>(&token, at).err(),
             Some(Error::Revoked),

@@ -499,17 +499,13 @@ pub fn revocation_snapshot(data: &[u8]) {
 }
 
 /// Whether `prune(now)` must keep a revocation with this deadline: DESIGN.md
-/// forgets only deadlines more than the maximum leeway before `now`. Where
-/// `deadline + leeway` overflows, the filter may forget at `now == u64::MAX`
-/// (it saturates; see fuzz/regressions/revocation_snapshot/): no verifier
-/// accepts any token then (`check_times` saturates the same way), so what
-/// must hold there is only that the revocation outlives every time a token
-/// could still be accepted.
+/// forgets only deadlines more than the maximum leeway before `now`; where
+/// `deadline + leeway` overflows, that is never (the filter once saturated
+/// there and forgot at `now == u64::MAX`; see fuzz/regressions/revocation_snapshot/).
 fn must_outlive_prune(deadline: u64, now: u64) -> bool {
-    match deadline.checked_add(MAX_LEEWAY_SECS) {
-        Some(last) => last >= now,
-        None => now < u64::MAX,
-    }
+    deadline
+        .checked_add(MAX_LEEWAY_SECS)
+        .is_none_or(|last| last >= now)
 }
 
 /// Snapshots `filter`, loads the snapshot, and checks the copy agrees with
