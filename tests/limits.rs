@@ -3,65 +3,15 @@
 //! (scripts/mutants.sh): each test pins a boundary that a one-character
 //! change in src/token.rs would move.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use base64ct::{Base64UrlUnpadded, Encoding};
 use tessera::testing::{issue_deterministic, keyset_from_raw, RawKey};
 use tessera::{Error, Issuer, KeyId, Policy, Verifier, MAX_TOKEN_LENGTH_LIMIT};
 
 const T0: u64 = 1_750_000_000;
 
-/// Counts heap allocations made by the current thread while it is counting.
-struct CountingAllocator;
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-fn note_allocation() {
-    if COUNTING.with(Cell::get) {
-        ALLOCATIONS.with(|n| n.set(n.get() + 1));
-    }
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the
-// thread-local counters are const-initialised and never allocate.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note_allocation();
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note_allocation();
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note_allocation();
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: CountingAllocator = CountingAllocator;
-
-/// Heap allocations `f` makes on this thread.
-fn allocations<R>(f: impl FnOnce() -> R) -> usize {
-    ALLOCATIONS.with(|n| n.set(0));
-    COUNTING.with(|c| c.set(true));
-    let result = f();
-    COUNTING.with(|c| c.set(false));
-    drop(result);
-    ALLOCATIONS.with(Cell::get)
-}
+#[path = "support/counting_allocator.rs"]
+mod counting_allocator;
+use counting_allocator::allocations;
 
 fn issuer(policy: Policy) -> Issuer {
     let keys = keyset_from_raw(&[RawKey {
@@ -169,11 +119,11 @@ fn rejecting_a_token_never_allocates_even_at_the_largest_sizes() {
         );
     }
     for t in &tampered {
-        let n = allocations(|| verifier.verify_at::<Vec<u8>>(t, T0));
+        let (_, n) = allocations(|| verifier.verify_at::<Vec<u8>>(t, T0));
         assert_eq!(n, 0, "rejection allocated {n} times");
     }
     // The check itself sees allocations.
-    assert!(allocations(|| verifier.verify_at::<Vec<u8>>(&token, T0)) > 0);
+    assert!(allocations(|| verifier.verify_at::<Vec<u8>>(&token, T0)).1 > 0);
 }
 
 /// Found by the `revocation_snapshot` fuzz target: `prune(u64::MAX)` used to
