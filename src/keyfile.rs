@@ -25,11 +25,11 @@ use std::io::Read;
 use std::path::Path;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
-use ed25519_dalek::SigningKey;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
+use crate::ed25519::Ed25519Signer;
 use crate::keys::{
     checked_verifying_key, EncryptionKey, IssuerKey, KeyId, KeyInfo, KeyState, Keyset, VerifierKey,
     VerifierKeyset,
@@ -104,7 +104,7 @@ impl Keyset {
                 let seed = e.signing_key.ok_or_else(|| {
                     format_error(format!("missing field `signing_key` in key {}", e.id))
                 })?;
-                let signing = SigningKey::from_bytes(&*decode_key(seed, e.id, "signing_key")?);
+                let signing = Ed25519Signer::from_bytes(&*decode_key(seed, e.id, "signing_key")?);
                 let public = e.verifying_key()?;
                 checked_verifying_key(&public)?;
                 if signing.verifying_key().as_bytes() != &public {
@@ -627,7 +627,7 @@ mod tests {
                     created_at: u64::MAX,
                     demoted_at: Some(u64::MAX),
                 },
-                signing: SigningKey::from_bytes(&[7; 32]),
+                signing: Ed25519Signer::from_bytes(&[7; 32]),
                 encryption: EncryptionKey::from_bytes([9; 32]),
             })
             .collect();

@@ -11,10 +11,10 @@ use core::fmt;
 use std::time::Duration;
 
 use chacha20poly1305::{KeyInit, XChaCha20Poly1305};
-use ed25519_dalek::{SigningKey, VerifyingKey};
 use zeroize::Zeroizing;
 
 use crate::claims::unix_now;
+use crate::ed25519::{Ed25519Signer, StrictVerifyingKey};
 use crate::{Error, MAX_LEEWAY};
 
 /// Names one key pair in a keyset; it travels in every token's header.
@@ -90,7 +90,7 @@ impl EncryptionKey {
 #[derive(Clone)]
 pub(crate) struct IssuerKey {
     pub(crate) info: KeyInfo,
-    pub(crate) signing: SigningKey,
+    pub(crate) signing: Ed25519Signer,
     pub(crate) encryption: EncryptionKey,
 }
 
@@ -105,7 +105,7 @@ impl IssuerKey {
                 created_at: unix_now(),
                 demoted_at: None,
             },
-            signing: SigningKey::from_bytes(&seed),
+            signing: Ed25519Signer::from_bytes(&seed),
             encryption: EncryptionKey::generate(),
         }
     }
@@ -115,20 +115,15 @@ impl IssuerKey {
 #[derive(Clone)]
 pub(crate) struct VerifierKey {
     pub(crate) info: KeyInfo,
-    pub(crate) verifying: VerifyingKey,
+    pub(crate) verifying: StrictVerifyingKey,
     pub(crate) encryption: EncryptionKey,
 }
 
 /// Checks that Ed25519 public key bytes decode, are canonically encoded and are
 /// not of small order, so that no keyset can hold a key that would let a forger
 /// produce signatures valid for many messages.
-pub(crate) fn checked_verifying_key(bytes: &[u8; 32]) -> Result<VerifyingKey, Error> {
-    let key = VerifyingKey::from_bytes(bytes).map_err(|_| Error::WeakKey)?;
-    let canonical = VerifyingKey::from(key.to_edwards()).to_bytes();
-    if canonical != *bytes || key.is_weak() {
-        return Err(Error::WeakKey);
-    }
-    Ok(key)
+pub(crate) fn checked_verifying_key(bytes: &[u8; 32]) -> Result<StrictVerifyingKey, Error> {
+    StrictVerifyingKey::from_bytes(bytes)
 }
 
 /// The issuing side's keyset: Ed25519 signing keys and encryption keys, with
@@ -329,7 +324,7 @@ impl Keyset {
     pub(crate) fn from_parts(keys: Vec<IssuerKey>) -> Result<Keyset, Error> {
         let mut primary = None;
         for key in &keys {
-            checked_verifying_key(&key.signing.verifying_key().to_bytes())?;
+            checked_verifying_key(key.signing.verifying_key().as_bytes())?;
             if key.info.state == KeyState::Primary {
                 if primary.is_some() {
                     return Err(Error::PrimaryKey);
@@ -555,16 +550,16 @@ mod tests {
             checked_verifying_key(&non_canonical).err(),
             Some(Error::WeakKey)
         );
-        let good = SigningKey::from_bytes(&[7u8; 32])
+        let good = *Ed25519Signer::from_bytes(&[7u8; 32])
             .verifying_key()
-            .to_bytes();
+            .as_bytes();
         assert!(checked_verifying_key(&good).is_ok());
     }
 
     #[test]
     fn debug_never_prints_key_material() {
         let keys = Keyset::generate();
-        let secret = keys.keys[0].signing.to_bytes();
+        let secret = *keys.keys[0].signing.as_bytes();
         let enc = *keys.keys[0].encryption.as_bytes();
         for text in [
             format!("{keys:?}"),

@@ -4,6 +4,7 @@
 
 mod cache;
 mod claims;
+mod ed25519;
 mod error;
 mod files;
 mod issuer;

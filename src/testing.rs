@@ -51,7 +51,7 @@ pub fn keyset_from_raw(keys: &[RawKey]) -> Result<Keyset, Error> {
                 created_at: 0,
                 demoted_at: None,
             },
-            signing: ed25519_dalek::SigningKey::from_bytes(&raw.signing_seed),
+            signing: crate::ed25519::Ed25519Signer::from_bytes(&raw.signing_seed),
             encryption: EncryptionKey::from_bytes(raw.encryption_key),
         })
         .collect();
@@ -98,4 +98,22 @@ pub fn decode_claims<T: DeserializeOwned>(bytes: &[u8]) -> Result<Session<T>, Er
 /// [`Error::WeakKey`] for key bytes tessera refuses to load.
 pub fn check_verifying_key(bytes: &[u8; 32]) -> Result<(), Error> {
     crate::keys::checked_verifying_key(bytes).map(|_| ())
+}
+
+/// Ed25519 exactly as a verifier runs it on a token's signature: the key goes
+/// through the load check (as [`check_verifying_key`]), then the signature
+/// through tessera's strict verification (`verify_strict`'s rules, see
+/// docs/FORMAT.md step 5). The Wycheproof tests compare this with
+/// ed25519-dalek's `verify_strict` on every vector.
+///
+/// # Errors
+///
+/// [`Error::WeakKey`] for key bytes tessera refuses to load;
+/// [`Error::Invalid`] for a signature it rejects.
+pub fn verify_ed25519(
+    public_key: &[u8; 32],
+    message: &[u8],
+    signature: &[u8; 64],
+) -> Result<(), Error> {
+    crate::keys::checked_verifying_key(public_key)?.verify(message, signature)
 }

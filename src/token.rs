@@ -11,7 +11,6 @@
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use chacha20poly1305::aead::AeadInOut;
-use ed25519_dalek::{Signature, Signer};
 use zeroize::Zeroize;
 
 use crate::claims::MAX_TOKEN_LENGTH_LIMIT;
@@ -130,15 +129,14 @@ impl<'a> UntrustedToken<'a> {
         }
     }
 
-    /// Step 5: Ed25519 `verify_strict` over the signed message, assembled in
-    /// `M` bytes of stack (see [`message_room`]). Fails with the opaque
-    /// [`Error::Invalid`].
+    /// Step 5: Ed25519 under `verify_strict`'s rules (see
+    /// [`crate::ed25519`]) over the signed message, assembled in `M` bytes of
+    /// stack (see [`message_room`]). Fails with the opaque [`Error::Invalid`].
     pub(crate) fn verify_signature<const M: usize>(
         &self,
         key: &VerifierKey,
         audience: &[u8],
     ) -> Result<(), Error> {
-        let signature = Signature::from_bytes(self.signature);
         let ct_len = le64(self.ciphertext.len() + TAG_LEN);
         let aud_len = le64(audience.len());
         let parts: [&[u8]; 8] = [
@@ -152,9 +150,8 @@ impl<'a> UntrustedToken<'a> {
             audience,
         ];
         with_concat::<M, _>(&parts, |message| {
-            key.verifying.verify_strict(message, &signature)
+            key.verifying.verify(message, self.signature)
         })
-        .map_err(|_| Error::Invalid)
     }
 }
 
@@ -244,10 +241,9 @@ fn seal_in<const BODY: usize, const MESSAGE: usize>(
         let ct_len = le64(sealed.len());
         let aud_len = le64(audience.len());
         let parts: [&[u8]; 7] = [DS_SIG, &header, nonce, &ct_len, sealed, &aud_len, audience];
-        with_concat::<MESSAGE, _>(&parts, |message| key.signing.try_sign(message))
-            .map_err(|_| Error::Invalid)?
+        with_concat::<MESSAGE, _>(&parts, |message| key.signing.sign(message))
     };
-    body[ct_end + TAG_LEN..body_len].copy_from_slice(&signature.to_bytes());
+    body[ct_end + TAG_LEN..body_len].copy_from_slice(&signature);
     encode(&body[..body_len])
 }
 

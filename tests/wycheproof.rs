@@ -1,35 +1,52 @@
 //! Wycheproof vectors through the exact primitive calls tessera makes:
 //! Ed25519 keys through tessera's key-load check and signatures through
-//! `Signature::from_bytes` + `VerifyingKey::verify_strict` (src/token.rs), and
+//! tessera's strict verification (src/ed25519.rs: `verify_strict`'s rules,
+//! computed as a small-order-R check plus plain `verify`), compared with
+//! ed25519-dalek's own `verify_strict` on every vector, and
 //! (X)ChaCha20-Poly1305 through `encrypt_inout_detached` /
 //! `decrypt_inout_detached`. Plus our own Ed25519 cases that Wycheproof's
 //! one-key set cannot express: small-order keys, S + L, non-canonical R.
 
 use chacha20poly1305::aead::{AeadInOut, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, XChaCha20Poly1305};
+use curve25519_dalek::constants::EIGHT_TORSION;
+use curve25519_dalek::{EdwardsPoint, Scalar};
 use ed25519_dalek::ed25519::signature::Verifier as _;
+use ed25519_dalek::hazmat::ExpandedSecretKey;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
-use tessera::testing::check_verifying_key;
+use tessera::testing::{check_verifying_key, verify_ed25519};
 use wycheproof::TestResult;
 
 /// What tessera does with an Ed25519 (key, message, signature) triple: load
 /// the key (refusing weak or non-canonical keys), take a 64-byte signature
 /// (a token's signature field is exactly 64 bytes: other lengths cannot be
-/// expressed), then `verify_strict`.
+/// expressed), then tessera's strict verification. Every call also checks
+/// that the outcome is exactly ed25519-dalek's `verify_strict`'s for a key
+/// that loads.
 fn tessera_ed25519(pk: &[u8], msg: &[u8], sig: &[u8]) -> Outcome {
     let Ok(pk) = <[u8; 32]>::try_from(pk) else {
         return Outcome::KeyRefused;
     };
     if check_verifying_key(&pk).is_err() {
+        assert_eq!(
+            verify_ed25519(&pk, msg, &[0; 64]),
+            Err(tessera::Error::WeakKey)
+        );
         return Outcome::KeyRefused;
     }
     let Ok(sig) = <[u8; 64]>::try_from(sig) else {
         return Outcome::Rejected;
     };
+    let ours = verify_ed25519(&pk, msg, &sig);
     let key = VerifyingKey::from_bytes(&pk).expect("the load check decoded it");
-    match key.verify_strict(msg, &Signature::from_bytes(&sig)) {
+    let strict = key.verify_strict(msg, &Signature::from_bytes(&sig));
+    assert_eq!(ours.is_ok(), strict.is_ok(), "differs from verify_strict");
+    match ours {
         Ok(()) => Outcome::Accepted,
-        Err(_) => Outcome::Rejected,
+        Err(e) => {
+            assert_eq!(e, tessera::Error::Invalid);
+            Outcome::Rejected
+        }
     }
 }
 
@@ -327,5 +344,104 @@ fn non_canonical_r_is_rejected() {
             tessera_ed25519(signing.verifying_key().as_bytes(), b"m", &sig.to_bytes()),
             Outcome::Rejected
         );
+    }
+}
+
+/// `[S]B - [k]A` for the signature `(R, S)` of `message` under `A`, as
+/// ed25519-dalek computes it, with `k = SHA-512(R || A || M) mod L`.
+fn challenge(r: &[u8; 32], a: &[u8; 32], message: &[u8]) -> Scalar {
+    use ed25519_dalek::Digest;
+    let mut h = ed25519_dalek::Sha512::new();
+    h.update(r);
+    h.update(a);
+    h.update(message);
+    Scalar::from_hash(h)
+}
+
+#[test]
+fn identity_r_forgery_under_a_sound_key_passes_plain_verify_only() {
+    // With the secret scalar a, R = identity and S = k * a satisfy the plain
+    // equation R = [S]B - [k]A for any message: a second, non-standard
+    // signature. verify_strict refuses it (R of small order), so must we.
+    let seed = [0x42; 32];
+    let signing = SigningKey::from_bytes(&seed);
+    let key = signing.verifying_key();
+    let a = ExpandedSecretKey::from(&seed).scalar;
+    for msg in [&b""[..], b"m", &[7; 200]] {
+        let s = challenge(&IDENTITY, key.as_bytes(), msg) * a;
+        let forged = signature(IDENTITY, s.to_bytes());
+        assert!(key.verify(msg, &forged).is_ok(), "plain verify accepts it");
+        assert!(key.verify_strict(msg, &forged).is_err());
+        assert_eq!(
+            tessera_ed25519(key.as_bytes(), msg, &forged.to_bytes()),
+            Outcome::Rejected
+        );
+    }
+}
+
+#[test]
+fn small_order_r_under_a_mixed_order_key_passes_plain_verify_only() {
+    // A = A0 + T, T of order 8, is not of small order, so it loads (as it
+    // does for verify_strict). With S = k * a0, plain verify computes
+    // R' = -[k]T, a small-order point, and accepts whenever R was chosen
+    // equal to it: for about one message in eight per choice of R.
+    let seed = [0x24; 32];
+    let a0 = ExpandedSecretKey::from(&seed).scalar;
+    let mixed = (EdwardsPoint::mul_base(&a0) + EIGHT_TORSION[1])
+        .compress()
+        .to_bytes();
+    assert_eq!(
+        check_verifying_key(&mixed),
+        Ok(()),
+        "a mixed-order key loads"
+    );
+    let key = VerifyingKey::from_bytes(&mixed).unwrap();
+    let mut plain_accepts = 0;
+    for i in 0u8..64 {
+        let msg = [i; 5];
+        for torsion in &EIGHT_TORSION {
+            let r = torsion.compress().to_bytes();
+            let s = challenge(&r, &mixed, &msg) * a0;
+            let forged = signature(r, s.to_bytes());
+            plain_accepts += usize::from(key.verify(&msg, &forged).is_ok());
+            assert!(key.verify_strict(&msg, &forged).is_err());
+            assert_eq!(
+                tessera_ed25519(&mixed, &msg, &forged.to_bytes()),
+                Outcome::Rejected
+            );
+        }
+    }
+    // 64 messages x 8 choices of R, each accepted by plain verify with
+    // probability 1/8: about 64; far from zero in any case.
+    assert!(plain_accepts >= 20, "plain verify accepted {plain_accepts}");
+}
+
+#[test]
+fn random_signatures_agree_with_verify_strict() {
+    // Honest signatures, and the same with R replaced by every small-order
+    // encoding and single bits flipped, under several keys.
+    for seed in 0u8..8 {
+        let signing = SigningKey::from_bytes(&[seed; 32]);
+        let pk = *signing.verifying_key().as_bytes();
+        for len in [0usize, 1, 64, 136, 300] {
+            let msg = vec![seed ^ 0x5a; len];
+            let good = signing.sign(&msg).to_bytes();
+            assert_eq!(tessera_ed25519(&pk, &msg, &good), Outcome::Accepted);
+            let mut variants = Vec::new();
+            for torsion in &EIGHT_TORSION {
+                let mut sig = good;
+                sig[..32].copy_from_slice(torsion.compress().as_bytes());
+                variants.push(sig);
+            }
+            for bit in (0..512).step_by(37) {
+                let mut sig = good;
+                sig[bit / 8] ^= 1 << (bit % 8);
+                variants.push(sig);
+            }
+            for sig in variants {
+                // tessera_ed25519 asserts agreement with verify_strict.
+                assert_eq!(tessera_ed25519(&pk, &msg, &sig), Outcome::Rejected);
+            }
+        }
     }
 }
