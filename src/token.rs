@@ -9,7 +9,8 @@
 //! to a [`Session`](crate::Session) is [`UntrustedToken::decrypt`] followed by
 //! [`UntrustedToken::verify_signature`].
 
-use base64ct::{Base64UrlUnpadded, Encoding};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use chacha20poly1305::aead::AeadInOut;
 use zeroize::Zeroize;
 
@@ -78,8 +79,11 @@ impl<'a> UntrustedToken<'a> {
         buf: &'a mut [u8],
     ) -> Result<UntrustedToken<'a>, Error> {
         let encoded = check_length_and_prefix(token, max_len)?;
-        let body: &'a [u8] =
-            Base64UrlUnpadded::decode(encoded, buf).map_err(|_| Error::Malformed)?;
+        // URL-safe alphabet, no padding, zero trailing bits: one encoding per body.
+        let len = URL_SAFE_NO_PAD
+            .decode_slice(encoded, buf)
+            .map_err(|_| Error::Malformed)?;
+        let body: &'a [u8] = buf.get(..len).ok_or(Error::Malformed)?;
         if body.len() < OVERHEAD {
             return Err(Error::Malformed);
         }
@@ -211,7 +215,7 @@ fn seal_in<const BODY: usize, const MESSAGE: usize>(
     };
     let ct_end = ct_start + pt_len;
     let body_len = ct_end + TAG_LEN + SIG_LEN;
-    if PREFIX.len() + Base64UrlUnpadded::encoded_len(&body[..body_len]) > max_len {
+    if PREFIX.len() + encoded_len(body_len) > max_len {
         body[ct_start..ct_end].zeroize();
         return Err(Error::TooLarge);
     }
@@ -249,10 +253,17 @@ fn seal_in<const BODY: usize, const MESSAGE: usize>(
 
 /// `"tsr1." || base64url_nopad(body)`.
 fn encode(body: &[u8]) -> Result<String, Error> {
-    let mut out = vec![0u8; PREFIX.len() + Base64UrlUnpadded::encoded_len(body)];
+    let mut out = vec![0u8; PREFIX.len() + encoded_len(body.len())];
     out[..PREFIX.len()].copy_from_slice(PREFIX.as_bytes());
-    Base64UrlUnpadded::encode(body, &mut out[PREFIX.len()..]).map_err(|_| Error::TooLarge)?;
+    URL_SAFE_NO_PAD
+        .encode_slice(body, &mut out[PREFIX.len()..])
+        .map_err(|_| Error::TooLarge)?;
     String::from_utf8(out).map_err(|_| Error::Malformed)
+}
+
+/// Characters of unpadded base64 for `n` bytes.
+const fn encoded_len(n: usize) -> usize {
+    n / 3 * 4 + (n % 3 * 4).div_ceil(3)
 }
 
 /// A stack buffer of `N` bytes for decrypted claims that wipes the bytes it
@@ -319,4 +330,44 @@ fn with_concat<const N: usize, R>(parts: &[&[u8]], f: impl FnOnce(&[u8]) -> R) -
 /// A length as the 8-byte little-endian prefix used in every signed field.
 fn le64(n: usize) -> [u8; 8] {
     (n as u64).to_le_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64ct::{Base64UrlUnpadded, Encoding};
+
+    #[test]
+    fn encoded_len_is_unpadded_base64_length() {
+        for n in 0..=MAX_BODY {
+            assert_eq!(encoded_len(n), Base64UrlUnpadded::encoded_len(&vec![0; n]));
+        }
+    }
+
+    #[test]
+    fn token_text_codec_agrees_with_base64ct() {
+        // The token codec must accept exactly base64ct's canonical unpadded
+        // base64url: same bytes out, same texts refused.
+        let body: Vec<u8> = (0..=255u8).cycle().take(400).collect();
+        for n in [0, 1, 2, 3, 109, 110, 111, 384, 400] {
+            let text = encode(&body[..n]).expect("encodes");
+            let encoded = text.strip_prefix(PREFIX).expect("prefix");
+            assert_eq!(encoded, Base64UrlUnpadded::encode_string(&body[..n]));
+            let mut buf = [0u8; 400];
+            let len = URL_SAFE_NO_PAD
+                .decode_slice(encoded, &mut buf)
+                .expect("decodes");
+            assert_eq!(&buf[..len], &body[..n]);
+        }
+        for bad in [
+            "A", "AB=", "AB==", "AB", "A+", "A/", "AA A", "AB\n", "AQ", "AAB",
+        ] {
+            let mut buf = [0u8; 8];
+            let ours = URL_SAFE_NO_PAD.decode_slice(bad, &mut buf).is_ok();
+            let reference = Base64UrlUnpadded::decode(bad, &mut [0u8; 8]).is_ok();
+            assert_eq!(ours, reference, "{bad:?}");
+        }
+        assert!(URL_SAFE_NO_PAD.decode_slice("AQ", &mut [0u8; 1]).is_ok());
+        assert!(URL_SAFE_NO_PAD.decode_slice("AR", &mut [0u8; 1]).is_err());
+    }
 }
