@@ -119,7 +119,9 @@ impl Verifier {
     /// [`Error::Malformed`] (claims), [`Error::NotYetValid`], [`Error::Expired`],
     /// [`Error::Revoked`].
     pub fn verify<T: DeserializeOwned>(&self, token: &str) -> Result<Session<T>, Error> {
-        self.verify_at(token, unix_now())
+        // The clock is read only once the claims are known to be genuine:
+        // garbage and forgeries are rejected without it.
+        self.verify_with(token, unix_now)
     }
 
     /// Verifies `token` as if the time were `now` (unix seconds).
@@ -132,6 +134,16 @@ impl Verifier {
         token: &str,
         now: u64,
     ) -> Result<Session<T>, Error> {
+        self.verify_with(token, || now)
+    }
+
+    /// [`verify_at`](Self::verify_at) with the time read from `now` only
+    /// when step 7 needs it.
+    fn verify_with<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        now: impl FnOnce() -> u64,
+    ) -> Result<Session<T>, Error> {
         // Step 1, on every call: length bound and exact prefix.
         check_length_and_prefix(token, self.policy.max_token_length)?;
         // Exactly this text passed steps 2-5 here before: the crypto would
@@ -140,7 +152,7 @@ impl Verifier {
         if let Some((cache, tag)) = cache {
             let mut plaintext = PlaintextBuf::<SLOT_PLAINTEXT>::new();
             if let Some(key_id) = cache.get(token, tag, &mut plaintext) {
-                return self.check_claims(plaintext.as_slice(), key_id, now);
+                return self.check_claims(plaintext.as_slice(), key_id, now());
             }
         }
         // The stack buffers are zeroed on every call: size them from the token.
@@ -157,7 +169,7 @@ impl Verifier {
     fn verify_in<T: DeserializeOwned, const BODY: usize, const MESSAGE: usize>(
         &self,
         token: &str,
-        now: u64,
+        now: impl FnOnce() -> u64,
         cache: Option<(&VerifiedCache, u64)>,
     ) -> Result<Session<T>, Error> {
         let audience = self.policy.audience.as_bytes();
@@ -174,7 +186,7 @@ impl Verifier {
         let claims = untrusted.decrypt(key, audience, &mut plaintext)?;
         // Step 5: the signature: holders of the decryption key cannot mint tokens.
         untrusted.verify_signature::<MESSAGE>(key, audience)?;
-        let session = self.check_claims(claims, untrusted.key_id, now)?;
+        let session = self.check_claims(claims, untrusted.key_id, now())?;
         // Only a token that passed every check is remembered.
         if let Some((cache, tag)) = cache {
             cache.insert(token, tag, untrusted.key_id, claims);
