@@ -27,7 +27,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use chacha20poly1305::aead::{AeadInOut, KeyInit};
 use chacha20poly1305::XChaCha20Poly1305;
 use criterion::Criterion;
-use ed25519_dalek::{Signer, SigningKey};
+use ed25519_dalek::{Signer, SigningKey, Verifier as _};
 use serde::{Deserialize, Serialize};
 use tessera::{Error, Issuer, Keyset, Policy, Session, SessionId};
 
@@ -133,6 +133,10 @@ fn tessera_and_floor(ops: &mut Vec<(&'static str, Op<'static>)>) {
         })
         .collect();
     let mut next_signed = 0usize;
+    // Plain `verify` on the same pool: what tessera's strict check costs
+    // (src/ed25519.rs: small-order R refused, then plain verify).
+    let signed_plain = signed.clone();
+    let mut next_plain = 0usize;
     let cipher = XChaCha20Poly1305::new(&[9u8; 32].into());
     let nonce = [3u8; 24].into();
     let plaintext = vec![0x11u8; plaintext_len];
@@ -194,6 +198,14 @@ fn tessera_and_floor(ops: &mut Vec<(&'static str, Op<'static>)>) {
             next_signed = (next_signed + 1) % signed.len();
             let (message, signature) = &signed[next_signed];
             let _ = black_box(verifying.verify_strict(black_box(message), black_box(signature)));
+        }),
+    ));
+    ops.push((
+        "floor/ed25519_verify",
+        Box::new(move || {
+            next_plain = (next_plain + 1) % signed_plain.len();
+            let (message, signature) = &signed_plain[next_plain];
+            let _ = black_box(verifying.verify(black_box(message), black_box(signature)));
         }),
     ));
     ops.push((
@@ -454,6 +466,11 @@ const PAIRS: &[(&str, &[&str], &[&str])] = &[
         "cold_verify_over_verify_strict_plus_xchacha_open",
         &["tessera/verify_cold"],
         &["floor/ed25519_verify_strict", "floor/xchacha_open"],
+    ),
+    (
+        "cold_verify_over_plain_verify_plus_xchacha_open",
+        &["tessera/verify_cold"],
+        &["floor/ed25519_verify", "floor/xchacha_open"],
     ),
     (
         "issue_over_sign_plus_xchacha_seal_plus_os_random",

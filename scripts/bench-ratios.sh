@@ -45,7 +45,7 @@ def length(name):
         return None
 
 m = {name: median(name) for name in [
-    "floor/ed25519_sign", "floor/ed25519_verify_strict",
+    "floor/ed25519_sign", "floor/ed25519_verify_strict", "floor/ed25519_verify",
     "floor/xchacha_seal", "floor/xchacha_open", "floor/os_random_40",
     "tessera/issue", "tessera/verify_cold", "tessera/verify_nocache",
     "tessera/verify_hot", "tessera/renew", "tessera/reject_forged",
@@ -94,6 +94,7 @@ print()
 print("where the overhead goes (paired):")
 for label, key in [
     ("cold verify / (raw verify_strict + raw XChaCha open)", "cold_verify_over_verify_strict_plus_xchacha_open"),
+    ("cold verify / (raw plain verify + raw XChaCha open)", "cold_verify_over_plain_verify_plus_xchacha_open"),
     ("issue / (raw sign + raw XChaCha seal + one 40-byte OS draw)", "issue_over_sign_plus_xchacha_seal_plus_os_random"),
     ("raw verify_strict / jsonwebtoken EdDSA decode (plain verify)", "verify_strict_over_jsonwebtoken_decode"),
     ("raw XChaCha open / hot verify", "xchacha_open_over_hot_verify"),

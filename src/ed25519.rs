@@ -102,6 +102,7 @@ impl Ed25519Signer {
     }
 
     /// The secret seed, for key files only.
+    #[cfg_attr(not(feature = "json"), allow(dead_code))]
     pub(crate) fn as_bytes(&self) -> &[u8; 32] {
         self.key.as_bytes()
     }
