@@ -44,6 +44,9 @@ pub(crate) const SMALL_BODY: usize = 384;
 /// The longest token whose body fits in [`SMALL_BODY`] bytes.
 pub(crate) const SMALL_TOKEN: usize = PREFIX.len() + SMALL_BODY / 3 * 4;
 
+/// Stack room for the AEAD's associated data with an inline audience.
+const AAD_ROOM: usize = INLINE_AUDIENCE + 64;
+
 /// Stack room for the signed message of a body of up to `body` bytes.
 pub(crate) const fn message_room(body: usize) -> usize {
     body + INLINE_AUDIENCE + 64
@@ -307,7 +310,7 @@ impl<const N: usize> Drop for PlaintextBuf<N> {
 /// Runs `f` on the AEAD associated data: `DS_AEAD || header || le64(|aud|) || aud`.
 fn with_aad<R>(header: &[u8; HEADER_LEN], audience: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
     let aud_len = le64(audience.len());
-    with_concat::<{ INLINE_AUDIENCE + 64 }, _>(&[DS_AEAD, header, &aud_len, audience], f)
+    with_concat::<AAD_ROOM, _>(&[DS_AEAD, header, &aud_len, audience], f)
 }
 
 /// Runs `f` on the concatenation of `parts`, on the stack when it fits in `N`
@@ -341,6 +344,47 @@ mod tests {
     fn encoded_len_is_unpadded_base64_length() {
         for n in 0..=MAX_BODY {
             assert_eq!(encoded_len(n), Base64UrlUnpadded::encoded_len(&vec![0; n]));
+        }
+    }
+
+    /// Bytes that `n` characters of unpadded base64 decode to (`n % 4 != 1`).
+    fn decoded_len(n: usize) -> usize {
+        n * 3 / 4
+    }
+
+    #[test]
+    fn stack_buffers_hold_what_they_must_and_little_more() {
+        // Every buffer is zeroed on every call, so each is sized to what it
+        // holds: the longest token's body, with at most 4 bytes spare.
+        let longest = decoded_len(MAX_TOKEN_LENGTH_LIMIT - PREFIX.len());
+        assert!(
+            longest <= MAX_BODY && MAX_BODY - longest <= 4,
+            "{longest} {MAX_BODY}"
+        );
+        // SMALL_TOKEN is the longest token whose body fits the small tier:
+        // every longer well-formed length needs more than SMALL_BODY bytes.
+        assert!(decoded_len(SMALL_TOKEN - PREFIX.len()) <= SMALL_BODY);
+        for n in SMALL_TOKEN + 1..SMALL_TOKEN + 5 {
+            if (n - PREFIX.len()) % 4 != 1 {
+                assert!(decoded_len(n - PREFIX.len()) > SMALL_BODY, "{n}");
+            }
+        }
+        // The signed message of a body of either size with the longest
+        // audience kept on the stack fits in message_room, with little spare.
+        for body in [SMALL_BODY, MAX_BODY] {
+            let ciphertext_and_tag = body - HEADER_LEN - NONCE_LEN - SIG_LEN;
+            let needed = DS_SIG.len()
+                + HEADER_LEN
+                + NONCE_LEN
+                + 8
+                + ciphertext_and_tag
+                + 8
+                + INLINE_AUDIENCE;
+            let room = message_room(body);
+            assert!(
+                needed <= room && room - needed <= 128,
+                "{body}: {needed} {room}"
+            );
         }
     }
 
