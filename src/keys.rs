@@ -168,14 +168,20 @@ impl Keyset {
     ///
     /// # Panics
     ///
-    /// Panics if the operating system's random number generator fails.
+    /// Panics if the operating system's random number generator fails,
+    /// including if it draws 64 ids in a row that are already
+    /// in use (a stuck generator), rather than looping forever.
     pub fn add(&mut self) -> KeyId {
-        let mut id = KeyId(random_key_id());
-        while self.position(id).is_some() {
-            id = KeyId(random_key_id());
+        for _ in 0..ADD_ATTEMPTS {
+            let id = KeyId(random_key_id());
+            if self.position(id).is_none() {
+                self.insert(IssuerKey::generate(id, KeyState::Enabled));
+                return id;
+            }
         }
-        self.insert(IssuerKey::generate(id, KeyState::Enabled));
-        id
+        panic!(
+            "the OS random number generator drew {ADD_ATTEMPTS} key ids in a row that are in use"
+        );
     }
 
     /// Makes `id` the primary: new tokens are signed with it. The former primary
@@ -445,9 +451,15 @@ impl fmt::Debug for VerifierKeyset {
     }
 }
 
+/// How many fresh ids [`Keyset::add`] (or non-zero ids [`random_key_id`])
+/// are drawn before concluding the random number generator is stuck, so that
+/// a stuck one panics instead of looping forever. Ids are random `u32`s: with
+/// a healthy generator even one collision is rare.
+const ADD_ATTEMPTS: usize = 64;
+
 /// A random non-zero key id (zero is kept free as an obviously-unset value).
 fn random_key_id() -> u32 {
-    loop {
+    for _ in 0..ADD_ATTEMPTS {
         let mut bytes = [0u8; 4];
         crate::claims::os_random_or_panic(&mut bytes);
         let id = u32::from_be_bytes(bytes);
@@ -455,6 +467,7 @@ fn random_key_id() -> u32 {
             return id;
         }
     }
+    panic!("the OS random number generator drew {ADD_ATTEMPTS} zero key ids in a row");
 }
 
 #[cfg(test)]
