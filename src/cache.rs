@@ -452,8 +452,12 @@ mod tests {
         for i in 0..500 {
             insert(&cache, i);
         }
-        // A twentieth full: with random tags no window of four overflows.
-        assert_eq!((0..500).filter(|&i| contains(&cache, i)).count(), 500);
+        // A twentieth full, with random tags: a window of four rarely
+        // overflows. Measured over 3,000 caches: no entry lost in 2,991, one
+        // in 9 (a Poisson mean of 0.003, so losing 4 has odds of about
+        // 1e-12). Windows of one slot would lose about a dozen.
+        let lost = (0..500).filter(|&i| !contains(&cache, i)).count();
+        assert!(lost <= 3, "{lost} of 500 recent entries evicted");
     }
 
     #[test]
