@@ -7,7 +7,7 @@
 //! An entry is keyed by the token's exact text and holds what the cryptography
 //! produced from it: the key id and the decrypted claims (the postcard
 //! plaintext, not a decoded [`Session`](crate::Session)). Decoding, base64url,
-//! the AEAD open and `verify_strict` are deterministic functions of the token
+//! the AEAD open and the Ed25519 check are deterministic functions of the token
 //! text and of the verifier's keys and audience, and those never change after
 //! the verifier is built. So for exactly the same text they would produce the
 //! same plaintext and the same success again: re-running them is pure waste.
