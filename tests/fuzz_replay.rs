@@ -17,6 +17,7 @@ const TARGETS: &[(&str, Target)] = &[
     ("revocation_snapshot", targets::revocation_snapshot),
     ("claims", targets::claims),
     ("keyset_json", targets::keyset_json),
+    ("ed25519_strict", targets::ed25519_strict),
 ];
 
 /// Runs `target` over every file in `dir` (if it exists); returns how many.
@@ -84,6 +85,30 @@ fn seed_tokens_are_accepted_so_the_verify_target_starts_from_valid_tokens() {
         assert!(!targets::verifier_accepts(
             &String::from_utf8(bad).expect("ascii")
         ));
+    }
+}
+
+#[test]
+fn ed25519_seeds_reach_every_verdict() {
+    use targets::Ed25519Outcome::*;
+    let outcomes: std::collections::BTreeSet<_> = targets::seeds()
+        .into_iter()
+        .filter(|(name, _, _)| *name == "ed25519_strict")
+        .map(|(_, file, bytes)| {
+            targets::ed25519_strict_outcome(&bytes)
+                .unwrap_or_else(|| panic!("seed {file} does not decode"))
+        })
+        .collect();
+    // Above all the cases where plain verify accepts and verify_strict
+    // refuses, under a key that loads and under one that does not.
+    for wanted in [
+        Accepted,
+        PlainOnly,
+        Rejected,
+        KeyRefused { plain: true },
+        KeyRefused { plain: false },
+    ] {
+        assert!(outcomes.contains(&wanted), "no seed reaches {wanted:?}");
     }
 }
 

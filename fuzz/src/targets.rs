@@ -15,6 +15,11 @@ use std::time::Duration;
 
 use arbitrary::{Arbitrary, Unstructured};
 use base64ct::{Base64UrlUnpadded, Encoding};
+use curve25519_dalek::constants::EIGHT_TORSION;
+use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+use curve25519_dalek::Scalar;
+use ed25519_dalek::hazmat::ExpandedSecretKey;
+use ed25519_dalek::{Digest, Sha512, Signature, Signer, SigningKey, Verifier as _, VerifyingKey};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tessera::testing::{self, RawKey};
@@ -601,6 +606,477 @@ fn check_keyset_error(e: &Error, input: &str) {
     }
 }
 
+/// Structured input of the `ed25519_strict` target: `base` builds an Ed25519
+/// (public key, message, signature) triple from `seed` and `message`, then up
+/// to four `edits` change it. The layout is arbitrary 1.x's, which
+/// [`Ed25519Input::to_fuzz_bytes`] writes back for the seeds.
+#[derive(Arbitrary, Debug, Clone, PartialEq)]
+pub struct Ed25519Input<'a> {
+    /// The RFC 8032 secret seed behind the constructed keys: secret scalar
+    /// `a = ExpandedSecretKey::from(&seed).scalar`, public key `[a]B`.
+    pub seed: [u8; 32],
+    /// How the triple is built.
+    pub base: Ed25519Base,
+    /// Applied in order after building.
+    pub edits: [Option<Ed25519Edit>; 4],
+    /// The message (the rest of the input).
+    pub message: &'a [u8],
+}
+
+/// How the `ed25519_strict` target builds its triple. `T[i]` is
+/// `EIGHT_TORSION[i % 8]` (`T[0]` the identity, `T[4]` of order 2, `T[2]`
+/// and `T[6]` of order 4, the odd ones of order 8), and
+/// `k = SHA-512(R || A || M) mod L`, the challenge plain `verify` uses.
+#[derive(Arbitrary, Debug, Clone, PartialEq)]
+pub enum Ed25519Base {
+    /// `A = [a]B` and its honest signature (`SigningKey::sign`), which
+    /// `verify_strict` accepts.
+    Honest,
+    /// `A = [a]B`, `R = T[r]`, `S = k·a`. Plain `verify` computes
+    /// `[S]B - [k]A = identity`, so it accepts this second signature of any
+    /// message when `R` is the identity; `verify_strict` never does.
+    SmallOrderR {
+        /// Which torsion point `R` is.
+        r: u8,
+    },
+    /// The mixed-order key `A = [a]B + T[t]` (it loads: not of small order),
+    /// `R = T[r]`, `S = k·a`. Plain `verify` computes `-[k]T[t]` and accepts
+    /// when that is `R`: about one message in `ord(T[t])`.
+    MixedOrderKey {
+        /// Which torsion point is added to the key.
+        t: u8,
+        /// Which torsion point `R` is.
+        r: u8,
+        /// Try `R = T[r], T[r+1], ...` and keep the first that plain
+        /// `verify` accepts (if any), instead of `T[r]` alone.
+        search: bool,
+    },
+    /// The small-order key `A = T[t]` (refused at load), `R = T[r]`,
+    /// `S = 0`: plain `verify` accepts when `R = -[k]T[t]` (for the identity
+    /// key, `R` = identity, every message).
+    SmallOrderKey {
+        /// Which torsion point the key is.
+        t: u8,
+        /// Which torsion point `R` is.
+        r: u8,
+        /// As for [`Ed25519Base::MixedOrderKey`].
+        search: bool,
+    },
+    /// Any key and signature bytes.
+    Raw {
+        /// The public key bytes.
+        public_key: [u8; 32],
+        /// The signature bytes, `R || S`.
+        signature: [u8; 64],
+    },
+}
+
+/// A change to a built (public key, message, signature) triple.
+#[derive(Arbitrary, Debug, Clone, Copy, PartialEq)]
+pub enum Ed25519Edit {
+    /// Flips bit `n % 512` of the signature (`R` is bits 0 to 255).
+    FlipSignatureBit(u16),
+    /// Sets byte `index % 64` of the signature.
+    SetSignatureByte {
+        /// Which byte.
+        index: u8,
+        /// Its new value.
+        value: u8,
+    },
+    /// Flips bit `n % (8 · len)` of the message, if it is not empty.
+    FlipMessageBit(u16),
+    /// Appends a byte to the message.
+    AppendToMessage(u8),
+    /// Drops the last `n` bytes of the message (all, if fewer).
+    TruncateMessage(u8),
+    /// Flips bit `n` of the public key.
+    FlipKeyBit(u8),
+    /// Replaces `R` with the canonical encoding of `T[i]`.
+    SetRToTorsion(u8),
+    /// Replaces `R` with another encoding ([`other_encoding`]): `y + p` when
+    /// `y < 19` (the same point, non-canonical: the identity as `p + 1`),
+    /// otherwise the sign bit flipped (the same point, non-canonical, when
+    /// `x = 0`; the negated point otherwise).
+    OtherEncodingOfR,
+    /// The same for the public key.
+    OtherEncodingOfKey,
+    /// Adds `(n % 15 + 1) · L` to `S` when the sum fits in 32 bytes: the
+    /// same scalar mod `L`, so only the canonical-`S` check refuses it.
+    AddMultipleOfL(u8),
+}
+
+/// Number of variants of [`Ed25519Base`] and [`Ed25519Edit`], for
+/// [`Ed25519Input::to_fuzz_bytes`] (the seeds' round trip checks them).
+const ED25519_BASES: u64 = 5;
+const ED25519_EDITS: u64 = 10;
+
+/// The group order `L`, little-endian.
+const GROUP_ORDER: [u8; 32] = [
+    0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+];
+
+/// A built triple, and whether plain `verify` must accept it when the
+/// construction's algebra says so (unedited constructed bases only).
+#[derive(Debug)]
+pub struct Ed25519Case {
+    /// The public key bytes.
+    pub public_key: [u8; 32],
+    /// The message.
+    pub message: Vec<u8>,
+    /// The signature bytes.
+    pub signature: [u8; 64],
+    /// What plain `verify` must say, where the construction knows.
+    pub plain_expected: Option<bool>,
+}
+
+/// The verdicts of the `ed25519_strict` oracle (after its assertions hold).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Ed25519Outcome {
+    /// The key fails the load check: tessera says `WeakKey`. `plain`: plain
+    /// `verify` would have accepted the signature.
+    KeyRefused {
+        /// Whether plain `verify` accepts under the decoded key.
+        plain: bool,
+    },
+    /// tessera and `verify_strict` accept.
+    Accepted,
+    /// Plain `verify` accepts, `verify_strict` and tessera refuse (`Invalid`):
+    /// the cases the small-order-`R` check exists for.
+    PlainOnly,
+    /// Plain `verify`, `verify_strict` and tessera all refuse.
+    Rejected,
+}
+
+impl Ed25519Outcome {
+    /// Whether plain `verify` accepted.
+    pub fn plain_accepts(self) -> bool {
+        match self {
+            Ed25519Outcome::KeyRefused { plain } => plain,
+            Ed25519Outcome::Accepted | Ed25519Outcome::PlainOnly => true,
+            Ed25519Outcome::Rejected => false,
+        }
+    }
+}
+
+/// `T[i]`: the torsion point `EIGHT_TORSION[i % 8]`.
+fn torsion(i: u8) -> EdwardsPoint {
+    EIGHT_TORSION[usize::from(i % 8)]
+}
+
+/// `k = SHA-512(R || A || M) mod L`, as plain `verify` computes it.
+fn challenge(r: &[u8; 32], a: &[u8; 32], message: &[u8]) -> Scalar {
+    let mut h = Sha512::new();
+    h.update(r);
+    h.update(a);
+    h.update(message);
+    Scalar::from_hash(h)
+}
+
+/// `R || S`.
+fn signature_bytes(r: &[u8; 32], s: &[u8; 32]) -> [u8; 64] {
+    let mut out = [0u8; 64];
+    out[..32].copy_from_slice(r);
+    out[32..].copy_from_slice(s);
+    out
+}
+
+/// Key `A = [a]B + T[t]`, `R = T[r]` (with `search`, the first of
+/// `T[r], T[r+1], ...` for which the plain equation holds), `S = k·a`.
+/// Returns the key, the signature and whether the plain equation
+/// `R = [S]B - [k]A = -[k]T[t]` holds.
+fn torsion_forgery(
+    a: Scalar,
+    t: u8,
+    r: u8,
+    search: bool,
+    message: &[u8],
+) -> ([u8; 32], [u8; 64], bool) {
+    let key_torsion = torsion(t);
+    let public_key = (EdwardsPoint::mul_base(&a) + key_torsion)
+        .compress()
+        .to_bytes();
+    let tries = if search { 8 } else { 1 };
+    let mut first = None;
+    for i in 0..tries {
+        let r_point = torsion(r.wrapping_add(i));
+        let r_bytes = r_point.compress().to_bytes();
+        let k = challenge(&r_bytes, &public_key, message);
+        let signature = signature_bytes(&r_bytes, &(k * a).to_bytes());
+        if r_point == -(k * key_torsion) {
+            return (public_key, signature, true);
+        }
+        first.get_or_insert(signature);
+    }
+    let signature = first.expect("at least one try");
+    (public_key, signature, false)
+}
+
+/// Another encoding of a point's bytes: `y + p` when the 255-bit `y` is
+/// below 19 (the only `y` with a second encoding), keeping the sign bit;
+/// otherwise the sign bit flipped.
+pub fn other_encoding(bytes: [u8; 32]) -> [u8; 32] {
+    let (low, rest) = bytes.split_at(1);
+    let y_small = rest.iter().enumerate().all(|(i, &b)| {
+        let b = if i == 30 { b & 0x7f } else { b };
+        b == 0
+    }) && low.first().is_some_and(|&b| b < 19);
+    let mut out = bytes;
+    if y_small {
+        // p = 2^255 - 19 = ed ff .. ff 7f; y + p < 2^255 since y < 19.
+        out = [0xff; 32];
+        out[0] = 0xed + bytes[0];
+        out[31] = 0x7f | (bytes[31] & 0x80);
+    } else {
+        out[31] ^= 0x80;
+    }
+    out
+}
+
+/// `S + n·L` if it fits in 32 bytes.
+fn add_multiple_of_l(s: &[u8], n: u8) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    let mut carry = 0u16;
+    for ((o, &s), &l) in out.iter_mut().zip(s).zip(&GROUP_ORDER) {
+        let sum = u16::from(s) + u16::from(n) * u16::from(l) + carry;
+        *o = sum as u8;
+        carry = sum >> 8;
+    }
+    (carry == 0).then_some(out)
+}
+
+impl Ed25519Input<'_> {
+    /// Builds the triple: the base, then the edits.
+    pub fn build(&self) -> Ed25519Case {
+        let mut message = self.message.to_vec();
+        let a = ExpandedSecretKey::from(&self.seed).scalar;
+        let (mut public_key, mut signature, plain) = match self.base {
+            Ed25519Base::Honest => {
+                let key = SigningKey::from_bytes(&self.seed);
+                (
+                    key.verifying_key().to_bytes(),
+                    key.sign(&message).to_bytes(),
+                    Some(true),
+                )
+            }
+            Ed25519Base::SmallOrderR { r } => {
+                let (pk, sig, holds) = torsion_forgery(a, 0, r, false, &message);
+                (pk, sig, Some(holds))
+            }
+            Ed25519Base::MixedOrderKey { t, r, search } => {
+                let (pk, sig, holds) = torsion_forgery(a, t, r, search, &message);
+                (pk, sig, Some(holds))
+            }
+            Ed25519Base::SmallOrderKey { t, r, search } => {
+                let (pk, sig, holds) = torsion_forgery(Scalar::ZERO, t, r, search, &message);
+                (pk, sig, Some(holds))
+            }
+            Ed25519Base::Raw {
+                public_key,
+                signature,
+            } => (public_key, signature, None),
+        };
+        let edited = self.edits.iter().any(Option::is_some);
+        for edit in self.edits.iter().flatten() {
+            match *edit {
+                Ed25519Edit::FlipSignatureBit(n) => {
+                    let bit = usize::from(n % 512);
+                    signature[bit / 8] ^= 1 << (bit % 8);
+                }
+                Ed25519Edit::SetSignatureByte { index, value } => {
+                    signature[usize::from(index % 64)] = value;
+                }
+                Ed25519Edit::FlipMessageBit(n) => {
+                    if !message.is_empty() {
+                        let bit = usize::from(n) % (message.len() * 8);
+                        message[bit / 8] ^= 1 << (bit % 8);
+                    }
+                }
+                Ed25519Edit::AppendToMessage(byte) => message.push(byte),
+                Ed25519Edit::TruncateMessage(n) => {
+                    message.truncate(message.len().saturating_sub(usize::from(n)));
+                }
+                Ed25519Edit::FlipKeyBit(n) => public_key[usize::from(n / 8)] ^= 1 << (n % 8),
+                Ed25519Edit::SetRToTorsion(i) => {
+                    signature[..32].copy_from_slice(torsion(i).compress().as_bytes());
+                }
+                Ed25519Edit::OtherEncodingOfR => {
+                    let mut r = [0u8; 32];
+                    r.copy_from_slice(&signature[..32]);
+                    signature[..32].copy_from_slice(&other_encoding(r));
+                }
+                Ed25519Edit::OtherEncodingOfKey => public_key = other_encoding(public_key),
+                Ed25519Edit::AddMultipleOfL(n) => {
+                    if let Some(s) = add_multiple_of_l(&signature[32..], n % 15 + 1) {
+                        signature[32..].copy_from_slice(&s);
+                    }
+                }
+            }
+        }
+        Ed25519Case {
+            public_key,
+            message,
+            signature,
+            plain_expected: if edited { None } else { plain },
+        }
+    }
+
+    /// The fuzz input that decodes to `self`, in arbitrary 1.x's layout:
+    /// integers little-endian, `bool` and `Option` tags as one byte (`& 1`),
+    /// enum variant `i` of `n` as a `u32` `d` with `(d · n) >> 32 == i`,
+    /// arrays element by element, and the message as the raw rest.
+    pub fn to_fuzz_bytes(&self) -> Vec<u8> {
+        fn variant(out: &mut Vec<u8>, index: u64, count: u64) {
+            let d = (index << 32).div_ceil(count);
+            out.extend_from_slice(&u32::try_from(d).expect("index < count").to_le_bytes());
+        }
+        let mut out = self.seed.to_vec();
+        match &self.base {
+            Ed25519Base::Honest => variant(&mut out, 0, ED25519_BASES),
+            Ed25519Base::SmallOrderR { r } => {
+                variant(&mut out, 1, ED25519_BASES);
+                out.push(*r);
+            }
+            Ed25519Base::MixedOrderKey { t, r, search } => {
+                variant(&mut out, 2, ED25519_BASES);
+                out.extend([*t, *r, u8::from(*search)]);
+            }
+            Ed25519Base::SmallOrderKey { t, r, search } => {
+                variant(&mut out, 3, ED25519_BASES);
+                out.extend([*t, *r, u8::from(*search)]);
+            }
+            Ed25519Base::Raw {
+                public_key,
+                signature,
+            } => {
+                variant(&mut out, 4, ED25519_BASES);
+                out.extend_from_slice(public_key);
+                out.extend_from_slice(signature);
+            }
+        }
+        for edit in &self.edits {
+            let Some(edit) = edit else {
+                out.push(0);
+                continue;
+            };
+            out.push(1);
+            let (index, fields): (u64, Vec<u8>) = match *edit {
+                Ed25519Edit::FlipSignatureBit(n) => (0, n.to_le_bytes().to_vec()),
+                Ed25519Edit::SetSignatureByte { index, value } => (1, vec![index, value]),
+                Ed25519Edit::FlipMessageBit(n) => (2, n.to_le_bytes().to_vec()),
+                Ed25519Edit::AppendToMessage(b) => (3, vec![b]),
+                Ed25519Edit::TruncateMessage(n) => (4, vec![n]),
+                Ed25519Edit::FlipKeyBit(n) => (5, vec![n]),
+                Ed25519Edit::SetRToTorsion(i) => (6, vec![i]),
+                Ed25519Edit::OtherEncodingOfR => (7, vec![]),
+                Ed25519Edit::OtherEncodingOfKey => (8, vec![]),
+                Ed25519Edit::AddMultipleOfL(n) => (9, vec![n]),
+            };
+            variant(&mut out, index, ED25519_EDITS);
+            out.extend(fields);
+        }
+        out.extend_from_slice(self.message);
+        out
+    }
+}
+
+/// Whether key bytes pass the load check by its definition: they decode to
+/// a point, are that point's canonical encoding, and it is not of small
+/// order. Computed with curve25519-dalek, independently of tessera.
+fn loads_by_definition(public_key: &[u8; 32]) -> bool {
+    CompressedEdwardsY(*public_key)
+        .decompress()
+        .is_some_and(|p| p.compress().to_bytes() == *public_key && !p.is_small_order())
+}
+
+/// The oracle: tessera's verification (`testing::verify_ed25519`: load
+/// check, then small-order-`R` check and plain `verify`) accepts exactly when
+/// the key loads and ed25519-dalek's `verify_strict` accepts; it fails with
+/// `WeakKey` exactly when the key is refused and `Invalid` otherwise; and the
+/// load check is its definition.
+fn check_ed25519(public_key: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> Ed25519Outcome {
+    let ours = testing::verify_ed25519(public_key, message, signature);
+    let loads = testing::check_verifying_key(public_key);
+    assert_eq!(
+        loads.is_ok(),
+        loads_by_definition(public_key),
+        "load check of {public_key:02x?} is not: decodes, canonical, not of small order"
+    );
+    let sig = Signature::from_bytes(signature);
+    let dalek = VerifyingKey::from_bytes(public_key).ok();
+    let plain = dalek
+        .as_ref()
+        .is_some_and(|k| k.verify(message, &sig).is_ok());
+    let strict = dalek
+        .as_ref()
+        .is_some_and(|k| k.verify_strict(message, &sig).is_ok());
+    assert!(
+        plain || !strict,
+        "verify_strict accepted, plain verify refused"
+    );
+    match loads {
+        Err(e) => {
+            assert_eq!(e, Error::WeakKey, "the load check failed otherwise");
+            assert_eq!(
+                ours,
+                Err(Error::WeakKey),
+                "a key refused at load gave another verdict"
+            );
+            Ed25519Outcome::KeyRefused { plain }
+        }
+        Ok(()) => {
+            assert_eq!(
+                ours.is_ok(),
+                strict,
+                "tessera says {ours:?}, verify_strict {strict}, plain verify {plain}"
+            );
+            match ours {
+                Ok(()) => Ed25519Outcome::Accepted,
+                Err(e) => {
+                    assert_eq!(e, Error::Invalid, "a rejected signature is not Invalid");
+                    if plain {
+                        Ed25519Outcome::PlainOnly
+                    } else {
+                        Ed25519Outcome::Rejected
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `ed25519_strict`: a differential test of tessera's Ed25519 verification
+/// against ed25519-dalek's `verify_strict`, on triples built to reach the
+/// cases where plain `verify` and `verify_strict` differ (see
+/// [`Ed25519Base`] and [`Ed25519Edit`]).
+pub fn ed25519_strict(data: &[u8]) {
+    let _ = ed25519_strict_outcome(data);
+}
+
+/// The body of `ed25519_strict`, returning the verdict (for the seeds' test).
+pub fn ed25519_strict_outcome(data: &[u8]) -> Option<Ed25519Outcome> {
+    let input = Ed25519Input::arbitrary_take_rest(Unstructured::new(data)).ok()?;
+    let case = input.build();
+    let outcome = check_ed25519(&case.public_key, &case.message, &case.signature);
+    if let Some(plain) = case.plain_expected {
+        // The constructions' algebra agrees with ed25519-dalek, so the
+        // interesting cases are really reached.
+        assert_eq!(
+            outcome.plain_accepts(),
+            plain,
+            "plain verify disagrees with the construction: {input:?}"
+        );
+        if input.base == Ed25519Base::Honest {
+            assert_eq!(
+                outcome,
+                Ed25519Outcome::Accepted,
+                "honest signature refused"
+            );
+        }
+    }
+    Some(outcome)
+}
+
 /// The seed corpus: `(target, file name, bytes)`, all derived from
 /// [`FIXED_SEED`]. `examples/fuzz_seeds.rs` writes them to `fuzz/corpus/`.
 pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
@@ -725,7 +1201,210 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
         out.push(("roundtrip", format!("random-{len}"), bytes));
     }
+
+    // ed25519_strict: a few inputs per base, each reaching a known verdict
+    // (tests/fuzz_replay.rs checks that together they reach all of them).
+    let seed = fixed_bytes::<32>(600);
+    for (name, base, list, message) in ed25519_seed_cases(seed) {
+        let input = Ed25519Input {
+            seed,
+            base,
+            edits: edit_slots(&list),
+            message: &message,
+        };
+        let bytes = input.to_fuzz_bytes();
+        assert_eq!(
+            Ed25519Input::arbitrary_take_rest(Unstructured::new(&bytes)).ok(),
+            Some(input),
+            "ed25519_strict seed {name} does not decode to itself"
+        );
+        out.push(("ed25519_strict", name.to_string(), bytes));
+    }
     out
+}
+
+/// Up to four edits in the input's slots.
+fn edit_slots(list: &[Ed25519Edit]) -> [Option<Ed25519Edit>; 4] {
+    let mut out = [None; 4];
+    for (slot, edit) in out.iter_mut().zip(list) {
+        *slot = Some(*edit);
+    }
+    out
+}
+
+/// An `ed25519_strict` seed: name, base, edits, message.
+type Ed25519SeedCase = (&'static str, Ed25519Base, Vec<Ed25519Edit>, Vec<u8>);
+
+/// The `ed25519_strict` seeds, under the secret seed `seed`. Forgeries that
+/// plain `verify` accepts only for some messages get the first message
+/// `forged-<n>` for which it does.
+fn ed25519_seed_cases(seed: [u8; 32]) -> Vec<Ed25519SeedCase> {
+    use Ed25519Base::*;
+    use Ed25519Edit::*;
+    let plain_accepting = |base: Ed25519Base| {
+        (0..64)
+            .map(|n| format!("forged-{n}").into_bytes())
+            .find(|message| {
+                let input = Ed25519Input {
+                    seed,
+                    base: base.clone(),
+                    edits: [None; 4],
+                    message,
+                };
+                input.build().plain_expected == Some(true)
+            })
+            .expect("one message in 64 passes plain verify")
+    };
+    let body = b"tsr1 header, nonce and sealed claims".to_vec();
+    let mixed_8 = MixedOrderKey {
+        t: 1,
+        r: 0,
+        search: true,
+    };
+    let mixed_2 = MixedOrderKey {
+        t: 4,
+        r: 0,
+        search: true,
+    };
+    let small_key_identity = SmallOrderKey {
+        t: 0,
+        r: 0,
+        search: false,
+    };
+    let small_key_4 = SmallOrderKey {
+        t: 2,
+        r: 0,
+        search: true,
+    };
+    let raw_zero = Raw {
+        public_key: [0; 32],
+        signature: [0; 64],
+    };
+    let raw_random = Raw {
+        public_key: fixed_bytes(601),
+        signature: signature_bytes(&fixed_bytes(602), &fixed_bytes(603)),
+    };
+    // A key with a second encoding (`y + p`, y < 19) that is not of small
+    // order: the only non-canonical keys the small-order check lets through.
+    let low_y = (2u8..19)
+        .map(|y| {
+            let mut bytes = [0u8; 32];
+            bytes[0] = y;
+            bytes
+        })
+        .find(|bytes| {
+            CompressedEdwardsY(*bytes)
+                .decompress()
+                .is_some_and(|p| !p.is_small_order())
+        })
+        .expect("some y < 19 is on the curve");
+    let raw_low_y = Raw {
+        public_key: low_y,
+        signature: [0; 64],
+    };
+    vec![
+        ("honest", Honest, vec![], body.clone()),
+        ("honest-empty-message", Honest, vec![], vec![]),
+        (
+            "honest-flipped-s",
+            Honest,
+            vec![FlipSignatureBit(300)],
+            body.clone(),
+        ),
+        (
+            "honest-s-plus-l",
+            Honest,
+            vec![AddMultipleOfL(0)],
+            body.clone(),
+        ),
+        (
+            "honest-s-plus-15l",
+            Honest,
+            vec![AddMultipleOfL(14)],
+            body.clone(),
+        ),
+        (
+            "honest-other-r",
+            Honest,
+            vec![OtherEncodingOfR],
+            body.clone(),
+        ),
+        (
+            "honest-changed-message",
+            Honest,
+            vec![AppendToMessage(0)],
+            body.clone(),
+        ),
+        (
+            "honest-negated-key",
+            Honest,
+            vec![OtherEncodingOfKey],
+            body.clone(),
+        ),
+        (
+            "honest-r-replaced-by-identity",
+            Honest,
+            vec![SetRToTorsion(0)],
+            body.clone(),
+        ),
+        (
+            "small-order-r-identity",
+            SmallOrderR { r: 0 },
+            vec![],
+            body.clone(),
+        ),
+        (
+            "small-order-r-identity-as-p-plus-1",
+            SmallOrderR { r: 0 },
+            vec![OtherEncodingOfR],
+            body.clone(),
+        ),
+        (
+            "small-order-r-order-8",
+            SmallOrderR { r: 1 },
+            vec![],
+            body.clone(),
+        ),
+        (
+            "mixed-order-key-order-8",
+            mixed_8.clone(),
+            vec![],
+            plain_accepting(mixed_8),
+        ),
+        (
+            "mixed-order-key-order-2",
+            mixed_2.clone(),
+            vec![],
+            plain_accepting(mixed_2),
+        ),
+        (
+            "small-order-key-identity",
+            small_key_identity.clone(),
+            vec![],
+            body.clone(),
+        ),
+        (
+            "small-order-key-identity-as-p-plus-1",
+            small_key_identity,
+            vec![OtherEncodingOfKey],
+            body.clone(),
+        ),
+        (
+            "small-order-key-order-4",
+            small_key_4.clone(),
+            vec![],
+            plain_accepting(small_key_4),
+        ),
+        ("raw-zero", raw_zero, vec![], body.clone()),
+        ("raw-low-y-key", raw_low_y.clone(), vec![], body.clone()),
+        (
+            "raw-low-y-key-as-y-plus-p",
+            raw_low_y,
+            vec![OtherEncodingOfKey],
+            body.clone(),
+        ),
+        ("raw-random", raw_random, vec![], body),
+    ]
 }
 
 /// Encoding claims seeds of different data types through one closure.
