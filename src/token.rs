@@ -386,6 +386,12 @@ mod tests {
                 "{body}: {needed} {room}"
             );
         }
+        // The same for the associated data.
+        let needed = DS_AEAD.len() + HEADER_LEN + 8 + INLINE_AUDIENCE;
+        assert!(
+            needed <= AAD_ROOM && AAD_ROOM - needed <= 64,
+            "{needed} {AAD_ROOM}"
+        );
     }
 
     #[test]
