@@ -238,6 +238,10 @@ impl RevocationFilter {
                 sub.insert(&id);
                 return;
             } else {
+                // `try_reserve` refuses only a full sub-filter, and a full
+                // one stays full: growth never skips free slots (and a broken
+                // reservation fails here instead of chaining forever).
+                debug_assert_eq!(sub.count.load(Ordering::Relaxed), sub.capacity);
                 // Full. Whoever initialises `next` first sizes it; an insert
                 // racing with this one lands in `sub` or in `next`, both of
                 // which stay in the chain that lookups walk.
