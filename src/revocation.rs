@@ -1146,6 +1146,21 @@ mod tests {
     }
 
     #[test]
+    fn every_snapshot_is_one_more_than_a_multiple_of_four_bytes_long() {
+        // 33 bytes of header and check, then records of 16, 36 and 64 bytes:
+        // no snapshot is `MAX_SNAPSHOT_LEN` (a multiple of four) or one byte
+        // shorter, so `load` reading one byte past the limit and refusing
+        // what is longer never turns away a snapshot it could have read.
+        assert_eq!(MAX_SNAPSHOT_LEN % 4, 0);
+        let f = RevocationFilter::new(50, 0.01);
+        let mut rng = Ids(5);
+        for n in 0..300u64 {
+            assert_eq!(f.to_snapshot().len() % 4, 1, "after {n} revocations");
+            f.revoke(rng.id(), n * 1000);
+        }
+    }
+
+    #[test]
     fn record_sizes_are_the_format_s() {
         // docs/FORMAT.md: a sub-filter record is capacity, count, fp target
         // (8 bytes each), k (4), the block count (8) and at least one block;
