@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Mutation testing (issue 5): how many deliberate bugs in the security-critical
 # modules do the tests catch? Not run in CI: it takes tens of minutes (on two
-# busy cores: claims.rs about 10, revocation.rs about 18).
+# busy cores: claims.rs 5 to 10 minutes, revocation.rs about 18).
 #
 #   scripts/mutants.sh                    # token, claims, keys, revocation
 #   scripts/mutants.sh src/claims.rs      # one module
