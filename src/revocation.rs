@@ -238,6 +238,10 @@ impl RevocationFilter {
                 sub.insert(&id);
                 return;
             } else {
+                // `try_reserve` refuses only a full sub-filter, and a full
+                // one stays full: growth never skips free slots (and a broken
+                // reservation fails here instead of chaining forever).
+                debug_assert_eq!(sub.count.load(Ordering::Relaxed), sub.capacity);
                 // Full. Whoever initialises `next` first sizes it; an insert
                 // racing with this one lands in `sub` or in `next`, both of
                 // which stay in the chain that lookups walk.
@@ -821,6 +825,356 @@ fn crc32(bytes: &[u8]) -> u32 {
 mod tests {
     use super::*;
 
+    /// A tiny deterministic id generator (SplitMix64), so that every run sees
+    /// the same ids.
+    struct Ids(u64);
+
+    impl Ids {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+
+        fn id(&mut self) -> SessionId {
+            let (low, high) = (self.next(), self.next());
+            SessionId((u128::from(high) << 64 | u128::from(low)).to_le_bytes())
+        }
+    }
+
+    /// The generation for `bucket`.
+    fn generation_of(f: &RevocationFilter, bucket: u64) -> Arc<Generation> {
+        f.generation(bucket).expect("a live generation")
+    }
+
+    #[test]
+    fn a_new_generation_starts_with_one_small_sub_filter_at_half_the_rate() {
+        // Capacity 10 is below the first sub-filter's 64 ids, so that
+        // sub-filter takes the largest part of the budget: half of 1%.
+        let f = RevocationFilter::new(10, 0.01);
+        f.revoke(SessionId([1; 16]), 5);
+        f.revoke(SessionId([2; 16]), 6);
+        f.revoke(SessionId([9; 16]), 7200);
+        assert_eq!(
+            format!("{f:?}"),
+            "RevocationFilter { capacity: 10, fp_rate: 0.01, generations: 2, held: 3 }"
+        );
+        let (k, per_block) = design(0.005);
+        // 64 ids at 0.5% need two blocks (about 44.5 ids each); the
+        // sub-filter then holds what two whole blocks hold.
+        assert_eq!(k, 7);
+        assert_eq!((64.0 / per_block).ceil(), 2.0);
+        for (bucket, count) in [(0, 2), (2, 1)] {
+            let g = generation_of(&f, bucket);
+            assert_eq!(g.chain().count(), 1);
+            let s = &g.first;
+            assert_eq!((s.k, s.blocks.len(), s.fp_target), (7, 2, 0.005));
+            assert_eq!(s.capacity, (2.0 * per_block) as u64);
+            assert_eq!(s.capacity, 89);
+            assert_eq!(s.count.load(Ordering::Relaxed), count);
+        }
+        assert!(f.generation(1).is_none());
+        // Header 29 bytes, then per generation 16 and per sub-filter 36 bytes
+        // plus its blocks, then the 4-byte check.
+        assert_eq!(f.to_snapshot().len(), 29 + 2 * (16 + 36 + 2 * 64) + 4);
+    }
+
+    #[test]
+    fn a_sub_filter_takes_exactly_its_capacity_in_slots() {
+        let s = SubFilter::with_blocks(vec![Block::default()].into(), 3, 3, 0.01, 0);
+        assert!(s.try_reserve() && s.try_reserve() && s.try_reserve());
+        assert!(!s.try_reserve());
+        assert!(!s.try_reserve());
+        assert_eq!(s.count.load(Ordering::Relaxed), 3);
+        let full = SubFilter::with_blocks(vec![Block::default()].into(), 3, 5, 0.01, 5);
+        assert!(!full.try_reserve());
+    }
+
+    /// An id whose block index bits are `high` and whose low bits give the
+    /// nine-bit positions `positions`, first position lowest.
+    fn id_at(high: u64, positions: &[u32]) -> SessionId {
+        let mut bits = u128::from(high) << 64;
+        for (i, &p) in positions.iter().enumerate() {
+            bits |= u128::from(p) << (9 * i);
+        }
+        SessionId(bits.to_le_bytes())
+    }
+
+    fn words(block: &Block) -> [u64; BLOCK_WORDS] {
+        std::array::from_fn(|i| block.0[i].load(Ordering::Relaxed))
+    }
+
+    #[test]
+    fn an_id_sets_exactly_its_k_bits_in_the_block_its_high_bits_pick() {
+        let blocks = || (0..4).map(|_| Block::default()).collect();
+        let s = SubFilter::with_blocks(blocks(), 3, 100, 0.01, 0);
+        // The top quarter of the high bits picks the last of four blocks.
+        let id = id_at(u64::MAX, &[5, 64 + 7, 511]);
+        s.insert(&id);
+        for (i, block) in s.blocks.iter().enumerate() {
+            let expected = if i == 3 {
+                [1 << 5, 1 << 7, 0, 0, 0, 0, 0, 1 << 63]
+            } else {
+                [0; BLOCK_WORDS]
+            };
+            assert_eq!(words(block), expected, "block {i}");
+        }
+        assert!(s.contains(&id));
+        // Bits past the first k positions are not positions.
+        assert!(s.contains(&SessionId(
+            (u128::from_le_bytes(id.0) | (0x7ff << 27)).to_le_bytes()
+        )));
+        // One position off, or another block: not there.
+        assert!(!s.contains(&id_at(u64::MAX, &[5, 64 + 7, 510])));
+        assert!(!s.contains(&id_at(u64::MAX, &[4, 64 + 7, 511])));
+        assert!(!s.contains(&id_at(u64::MAX, &[5, 64 + 6, 511])));
+        assert!(!s.contains(&id_at(0, &[5, 64 + 7, 511])));
+
+        // Multiply-shift: each quarter of the high bits picks its own block.
+        for (high, index) in [
+            (0, 0),
+            ((1 << 62) - 1, 0),
+            (1 << 62, 1),
+            (u64::MAX / 2, 1),
+            (1 << 63, 2),
+            (3 << 62, 3),
+        ] {
+            let s = SubFilter::with_blocks(blocks(), 2, 100, 0.01, 0);
+            let id = id_at(high, &[100, 200]);
+            s.insert(&id);
+            let set: Vec<usize> = (0..4).filter(|&i| words(&s.blocks[i]) != [0; 8]).collect();
+            assert_eq!(set, [index], "high bits {high:#x}");
+            assert_eq!(words(&s.blocks[index])[1..4], [1 << 36, 0, 1 << 8]);
+            assert!(s.contains(&id));
+        }
+    }
+
+    #[test]
+    fn the_design_is_the_densest_over_every_k() {
+        // The largest load each `k` can take at `target`, found by a finer
+        // bisection than `design`'s, over the whole block.
+        fn densest(target: f64, k: u32) -> f64 {
+            let (mut low, mut high) = (0.0f64, f64::from(BLOCK_BITS));
+            for _ in 0..60 {
+                let mid = (low + high) / 2.0;
+                if blocked_fp_rate(mid, k) <= target {
+                    low = mid;
+                } else {
+                    high = mid;
+                }
+            }
+            low
+        }
+        let targets = [
+            0.5, 0.3, 0.25, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001, 1e-4, 1e-5, 1e-6, 1e-7,
+            1e-9,
+        ];
+        for target in targets {
+            let (k, per_block) = design(target);
+            assert!(blocked_fp_rate(per_block, k) <= target, "{target}");
+            // Within `design`'s precision of the densest load for its `k`:
+            // 2^-18 of its bisection's interval, whose upper end (the
+            // unblocked filter's load) is less than twice the answer.
+            let error = 1.0 - per_block / densest(target, k);
+            assert!((0.0..0.5f64.powi(17)).contains(&error), "{target}: {error}");
+            // ...and no other `k` packs more ids.
+            for other in 1..=MAX_K {
+                assert!(
+                    densest(target, other) <= per_block * (1.0 + 1e-4),
+                    "{target}: k = {other} beats k = {k}"
+                );
+            }
+        }
+        assert_eq!(design(0.5).0, 1);
+        assert_eq!(design(0.01).0, 6);
+        assert_eq!(design(1e-5).0, MAX_K);
+    }
+
+    #[test]
+    fn blocked_rate_matches_its_closed_form() {
+        // With `n` ids in the probed block (Poisson with mean `load`), a given
+        // bit stays clear with probability `c^n`, `c = (1 - 1/512)^k`, so the
+        // rate is `E[(1 - c^n)^k]` = `sum_j C(k, j) (-1)^j exp(-load (1 - c^j))`.
+        for k in 1..=MAX_K {
+            let c = (1.0 - 1.0 / f64::from(BLOCK_BITS)).powi(k as i32);
+            for load in [0.001, 0.5, 1.0, 10.0, 44.5, 100.0, 354.9, 512.0] {
+                let mut binomial = 1.0;
+                let mut exact = 0.0;
+                for j in 0..=k {
+                    let sign = if j % 2 == 0 { 1.0 } else { -1.0 };
+                    exact += sign * binomial * (-load * (1.0 - c.powi(j as i32))).exp();
+                    binomial = binomial * f64::from(k - j) / f64::from(j + 1);
+                }
+                let rate = blocked_fp_rate(load, k);
+                assert!(
+                    (rate - exact).abs() <= 1e-12 + exact.abs() * 1e-7,
+                    "k {k}, load {load}: {rate} against {exact}"
+                );
+            }
+        }
+    }
+
+    /// Checks every sub-filter of `generation` against the growth rules in
+    /// the module docs, given the revocations held in other generations
+    /// (`elsewhere`) and the live generations (`live`, this one included)
+    /// while it grew. Returns how often each sizing bound decided a size:
+    /// (the lower bound, the upper bound, past capacity).
+    fn check_growth(
+        f: &RevocationFilter,
+        generation: &Generation,
+        elsewhere: u64,
+        live: u64,
+    ) -> (usize, usize, usize) {
+        let mut bounds = (0, 0, 0);
+        let mut holds = 0u64;
+        let mut spent = 0.0;
+        let subs: Vec<&SubFilter> = generation.chain().collect();
+        for (i, s) in subs.iter().enumerate() {
+            let held = elsewhere + holds;
+            let share = f.capacity.saturating_sub(held) / live;
+            let (size, expected) = if i == 0 {
+                (MIN_SUB_CAPACITY, share)
+            } else if held < f.capacity {
+                if share < holds / 4 {
+                    bounds.0 += 1;
+                } else if share > holds {
+                    bounds.1 += 1;
+                }
+                (share.clamp(holds / 4, holds).max(MIN_SUB_CAPACITY), share)
+            } else {
+                bounds.2 += 1;
+                (holds, holds)
+            };
+            let part = (size as f64 / expected.max(1) as f64).clamp(1.0 / 1024.0, 0.5);
+            let target = ((f.fp_rate - spent) * part).max(MIN_FP_TARGET);
+            assert_eq!(s.fp_target, target, "sub-filter {i}");
+            let (k, per_block) = design(target);
+            let blocks = (size as f64 / per_block).ceil() as usize;
+            assert_eq!((s.k, s.blocks.len()), (k, blocks), "sub-filter {i}");
+            assert_eq!(s.capacity, size.max((blocks as f64 * per_block) as u64));
+            let count = s.count.load(Ordering::Relaxed);
+            if i + 1 < subs.len() {
+                assert_eq!(count, s.capacity, "sub-filter {i} grew before it was full");
+            } else {
+                assert!(count >= 1 && count <= s.capacity);
+            }
+            holds += count;
+            spent += s.fp_target;
+        }
+        assert!(spent < f.fp_rate, "{spent}");
+        assert_eq!(generation.held(), holds);
+        bounds
+    }
+
+    #[test]
+    fn one_generation_grows_by_its_share_then_doubles_past_capacity() {
+        // Capacity 89 is what the first sub-filter holds: at the first growth
+        // exactly the capacity is held, and the generation doubles.
+        for (capacity, ids) in [(1000, 3000), (89, 400), (100_000, 2000)] {
+            let f = RevocationFilter::new(capacity, 0.01);
+            let mut rng = Ids(u64::try_from(capacity).unwrap());
+            let revoked: Vec<SessionId> = (0..ids).map(|_| rng.id()).collect();
+            for id in &revoked {
+                f.revoke(*id, 7);
+            }
+            assert!(revoked.iter().all(|id| f.is_revoked(*id, 7)));
+            let g = generation_of(&f, 0);
+            let bounds = check_growth(&f, &g, 0, 1);
+            // What each case is there for.
+            match capacity {
+                1000 => assert!(bounds.0 > 0 && bounds.1 > 0 && bounds.2 > 0, "{bounds:?}"),
+                89 => assert_eq!(g.first.capacity, 89),
+                _ => assert!(bounds.1 > 0, "{bounds:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_generation_shares_the_unused_capacity_with_the_live_ones() {
+        let f = RevocationFilter::new(2000, 0.01);
+        let mut rng = Ids(11);
+        for _ in 0..700 {
+            f.revoke(rng.id(), 10);
+        }
+        let first = generation_of(&f, 0);
+        let before = first.held();
+        check_growth(&f, &first, 0, 1);
+        // The second generation grows while the first holds `before` and
+        // both are live.
+        for _ in 0..3000 {
+            f.revoke(rng.id(), 3 * BUCKET_SECS);
+        }
+        let second = generation_of(&f, 3);
+        let bounds = check_growth(&f, &second, before, 2);
+        assert!(bounds.0 > 0 && bounds.1 > 0 && bounds.2 > 0, "{bounds:?}");
+        assert_eq!(
+            format!("{f:?}"),
+            format!(
+                "RevocationFilter {{ capacity: 2000, fp_rate: 0.01, generations: 2, held: {} }}",
+                before + second.held()
+            )
+        );
+    }
+
+    #[test]
+    fn a_truncated_header_is_corrupt() {
+        let f = RevocationFilter::new(1, 0.5);
+        f.revoke(SessionId([1; 16]), 5);
+        let snap = f.to_snapshot();
+        let body = &snap[..snap.len() - CHECK_LEN];
+        // A minimal filter: one generation, one sub-filter of one block.
+        assert_eq!(body.len(), 29 + GENERATION_MIN_BYTES);
+        let back = RevocationFilter::from_snapshot(&snap).unwrap();
+        assert!(back.is_revoked(SessionId([1; 16]), 5));
+        // Every prefix, re-sealed so that only the parser can refuse it.
+        for len in 0..body.len() {
+            assert_eq!(
+                RevocationFilter::from_snapshot(&sealed(body[..len].to_vec())).err(),
+                Some(Error::CorruptSnapshot),
+                "len {len}"
+            );
+        }
+        // A sub-filter without blocks.
+        let mut empty = body[..body.len() - 8 - BLOCK_BYTES].to_vec();
+        empty.extend_from_slice(&0u64.to_le_bytes());
+        assert_eq!(
+            RevocationFilter::from_snapshot(&sealed(empty)).err(),
+            Some(Error::CorruptSnapshot)
+        );
+    }
+
+    #[test]
+    fn every_snapshot_is_one_more_than_a_multiple_of_four_bytes_long() {
+        // 33 bytes of header and check, then records of 16, 36 and 64 bytes:
+        // no snapshot is `MAX_SNAPSHOT_LEN` (a multiple of four) or one byte
+        // shorter, so `load` reading one byte past the limit and refusing
+        // what is longer never turns away a snapshot it could have read.
+        assert_eq!(MAX_SNAPSHOT_LEN % 4, 0);
+        let f = RevocationFilter::new(50, 0.01);
+        let mut rng = Ids(5);
+        for n in 0..300u64 {
+            if n % 10 == 0 {
+                // Kilobytes (checked first: a mis-sized filter would make
+                // the snapshots below slow rather than wrong).
+                assert!(f.memory_bytes() < 16 * 1024, "{}", f.memory_bytes());
+                assert_eq!(f.to_snapshot().len() % 4, 1, "after {n} revocations");
+            }
+            f.revoke(rng.id(), n * 100);
+        }
+        assert_eq!(f.to_snapshot().len() % 4, 1);
+    }
+
+    #[test]
+    fn record_sizes_are_the_format_s() {
+        // docs/FORMAT.md: a sub-filter record is capacity, count, fp target
+        // (8 bytes each), k (4), the block count (8) and at least one block;
+        // a generation adds its bucket and sub-filter count (8 each).
+        assert_eq!(SUB_FILTER_MIN_BYTES, 100);
+        assert_eq!(GENERATION_MIN_BYTES, 116);
+    }
+
     #[test]
     fn crc32_known_answer() {
         assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
@@ -897,6 +1251,11 @@ mod tests {
         f.revoke(SessionId([2; 16]), 6);
         f.revoke(SessionId([9; 16]), 7200);
         let snap = f.to_snapshot();
+        // Two generations of one two-block sub-filter each (see
+        // `a_new_generation_starts_with_one_small_sub_filter_at_half_the_rate`).
+        // Checked first: the loop below parses the snapshot about 4 times
+        // per byte, so a mis-sized filter would make it run for hours.
+        assert_eq!(snap.len(), 393);
         for i in 0..snap.len() {
             for delta in [1u8, 0x80, 0xff] {
                 let mut bad = snap.clone();

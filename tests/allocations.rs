@@ -9,9 +9,9 @@
 
 #[path = "support/counting_allocator.rs"]
 mod counting_allocator;
-use counting_allocator::allocations;
+use counting_allocator::{allocations, live_bytes};
 
-use tessera::{Error, Issuer, Keyset, Policy, SessionId, Verifier};
+use tessera::{Error, Issuer, Keyset, Policy, RevocationFilter, SessionId, Verifier};
 
 const T0: u64 = 1_750_000_000;
 
@@ -87,4 +87,94 @@ fn issue_allocates_only_the_token_string() {
     assert!(token.unwrap().starts_with("tsr1."));
     println!("allocations per issue: {n}");
     assert_eq!(n, 1, "issue: the token String only");
+}
+
+/// `memory_bytes` is exactly the heap a revocation filter holds (the filter
+/// itself boxed, as a `Verifier` holds it behind an `Arc`): empty, across
+/// new generations, chained sub-filters and a growing generation table, after
+/// pruning, and after loading a snapshot. Everything it held is freed with it.
+#[test]
+fn revocation_memory_bytes_is_the_heap_the_filter_holds() {
+    // arc-swap registers each thread on its first read, once; not the filter's.
+    let _ = RevocationFilter::new(1, 0.5).is_revoked(SessionId([0; 16]), T0);
+    let origin = live_bytes();
+    let held =
+        |filter: &RevocationFilter| live_bytes().wrapping_sub(origin) == filter.memory_bytes();
+    let filter = Box::new(RevocationFilter::new(1000, 0.01));
+    assert!(held(&filter), "empty");
+    let mut state = 0x9e37_79b9_7f4a_7c15u128;
+    for n in 0..3_000u64 {
+        state = state
+            .wrapping_mul(0x2360_ed05_1fc6_5da4_4385_df64_9fcc_f645)
+            .wrapping_add(1);
+        // Seven generations: the table grows past its first allocations.
+        filter.revoke(SessionId(state.to_le_bytes()), T0 + (n % 7) * 3600);
+        if n % 250 == 0 {
+            assert!(held(&filter), "after {} revocations", n + 1);
+        }
+    }
+    assert!(held(&filter), "3000 revocations");
+    filter.prune(T0 + 4 * 3600);
+    assert!(held(&filter), "pruned");
+    let snapshot = filter.to_snapshot();
+    drop(filter);
+    let origin = live_bytes();
+    let held =
+        |filter: &RevocationFilter| live_bytes().wrapping_sub(origin) == filter.memory_bytes();
+    let loaded = Box::new(RevocationFilter::from_snapshot(&snapshot).unwrap());
+    assert!(held(&loaded), "loaded");
+    drop(loaded);
+    assert_eq!(live_bytes(), origin, "all freed");
+}
+
+/// A snapshot whose count of generations or sub-filters is one more than the
+/// rest of it could hold is refused before anything is allocated for them:
+/// only the empty filter being built (its table's `Arc`) and, for a
+/// generation, the table's first slot.
+#[test]
+fn snapshot_counts_the_input_cannot_hold_allocate_nothing() {
+    /// CRC-32 (IEEE, reflected), bit by bit.
+    fn sealed(mut body: Vec<u8>) -> Vec<u8> {
+        let mut crc = !0u32;
+        for &byte in &body {
+            crc ^= u32::from(byte);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        body.extend_from_slice(&(!crc).to_le_bytes());
+        body
+    }
+    // arc-swap registers each thread on its first use (here, dropping the
+    // refused filter), once; not a cost of parsing.
+    let _ = RevocationFilter::new(1, 0.5).is_revoked(SessionId([0; 16]), T0);
+    let mut header = b"TSRV\x01".to_vec();
+    header.extend_from_slice(&100u64.to_le_bytes());
+    header.extend_from_slice(&0.01f64.to_bits().to_le_bytes());
+    for count in [1usize, 2, 1000] {
+        // Generations: 116 bytes each at least.
+        let mut body = header.clone();
+        body.extend_from_slice(&(count as u64).to_le_bytes());
+        body.resize(body.len() + 116 * count - 1, 0);
+        let snapshot = sealed(body);
+        let (result, n) = allocations(|| RevocationFilter::from_snapshot(&snapshot));
+        assert_eq!(result.err(), Some(Error::CorruptSnapshot));
+        assert_eq!(n, 1, "{count} generations"); // the table's Arc
+    }
+    for count in [2usize, 3, 1000] {
+        // Sub-filters of one generation: 100 bytes each at least.
+        let mut body = header.clone();
+        body.extend_from_slice(&1u64.to_le_bytes());
+        body.extend_from_slice(&0u64.to_le_bytes());
+        body.extend_from_slice(&(count as u64).to_le_bytes());
+        body.resize(body.len() + 100 * count - 1, 0);
+        let snapshot = sealed(body);
+        let (result, n) = allocations(|| RevocationFilter::from_snapshot(&snapshot));
+        assert_eq!(result.err(), Some(Error::CorruptSnapshot));
+        assert_eq!(n, 2, "{count} sub-filters"); // and the table's one slot
+    }
 }
