@@ -3,7 +3,7 @@
 # modules do the tests catch? Not run in CI: it takes tens of minutes (on two
 # busy cores: claims.rs 5 to 10 minutes, revocation.rs about 18).
 #
-#   scripts/mutants.sh                    # token, claims, keys, revocation
+#   scripts/mutants.sh                    # token, ed25519, claims, keys, revocation
 #   scripts/mutants.sh src/claims.rs      # one module
 #
 # One module at a time, one job, niced, with a per-mutant timeout, because the
@@ -37,16 +37,31 @@ fi
 
 files=("$@")
 if [ ${#files[@]} -eq 0 ]; then
-    files=(src/token.rs src/claims.rs src/keys.rs src/revocation.rs)
+    files=(src/token.rs src/ed25519.rs src/claims.rs src/keys.rs src/revocation.rs)
 fi
 
-# The test targets that exercise a module: every one for the modules the whole
-# token path goes through; for the revocation filter, the unit tests and the
+# The test targets that exercise a module: for the token format, every target
+# that issues or verifies tokens (not cli, which only runs the binary, nor
+# revocation); for keys, the same plus cli (keyset files); for the Ed25519
+# check, the unit tests, Wycheproof, the known answers and the fuzz corpus
+# replay (the ed25519_strict differential target); for claims, every target;
+# for the revocation filter, the unit tests and the
 # integration tests that use it (`grep -l 'RevocationFilter\|revoke\|snapshot'
 # tests/*.rs`; fuzz_replay replays the revocation_snapshot corpus). Not
 # known_answers, properties or wycheproof, which never reach it.
 tests_for() {
     case "$1" in
+    src/token.rs)
+        echo --lib --test api --test known_answers --test tamper --test limits --test properties \
+            --test wycheproof --test allocations --test cache --test fuzz_replay
+        ;;
+    src/keys.rs)
+        echo --lib --test api --test cli --test known_answers --test tamper --test limits \
+            --test properties --test wycheproof --test allocations --test cache --test fuzz_replay
+        ;;
+    src/ed25519.rs)
+        echo --lib --test wycheproof --test known_answers --test fuzz_replay
+        ;;
     src/revocation.rs)
         echo --lib --test allocations --test api --test cache --test cli --test fuzz_replay \
             --test limits --test revocation --test tamper
