@@ -2,6 +2,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+// Lets unit tests share tests/support/ files, which name the crate `tessera`.
+#[cfg(test)]
+extern crate self as tessera;
+
 mod cache;
 mod claims;
 mod ed25519;

@@ -821,28 +821,17 @@ fn crc32(bytes: &[u8]) -> u32 {
     !crc
 }
 
+/// The deterministic ids the integration tests and the bench use.
+#[cfg(test)]
+#[allow(dead_code)] // `T0` and `revocations` serve the integration tests.
+#[path = "../tests/support/ids.rs"]
+mod test_ids;
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A tiny deterministic id generator (SplitMix64), so that every run sees
-    /// the same ids.
-    struct Ids(u64);
-
-    impl Ids {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        }
-
-        fn id(&mut self) -> SessionId {
-            let (low, high) = (self.next(), self.next());
-            SessionId((u128::from(high) << 64 | u128::from(low)).to_le_bytes())
-        }
-    }
+    use super::test_ids::Rng as Ids;
 
     /// The generation for `bucket`.
     fn generation_of(f: &RevocationFilter, bucket: u64) -> Arc<Generation> {
