@@ -29,10 +29,9 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use crate::ed25519::Ed25519Signer;
+use crate::ed25519::{Ed25519Signer, StrictVerifyingKey};
 use crate::keys::{
-    checked_verifying_key, EncryptionKey, IssuerKey, KeyId, KeyInfo, KeyState, Keyset, VerifierKey,
-    VerifierKeyset,
+    EncryptionKey, IssuerKey, KeyId, KeyInfo, KeyState, Keyset, VerifierKey, VerifierKeyset,
 };
 use crate::Error;
 
@@ -106,7 +105,7 @@ impl Keyset {
                 })?;
                 let signing = Ed25519Signer::from_bytes(&*decode_key(seed, e.id, "signing_key")?);
                 let public = e.verifying_key()?;
-                checked_verifying_key(&public)?;
+                StrictVerifyingKey::from_bytes(&public)?;
                 if signing.verifying_key().as_bytes() != &public {
                     return Err(Error::WeakKey);
                 }
@@ -186,7 +185,7 @@ impl VerifierKeyset {
                 }
                 Ok(VerifierKey {
                     info: e.info(),
-                    verifying: checked_verifying_key(&e.verifying_key()?)?,
+                    verifying: StrictVerifyingKey::from_bytes(&e.verifying_key()?)?,
                     encryption: e.encryption_key()?,
                 })
             })

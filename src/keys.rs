@@ -119,13 +119,6 @@ pub(crate) struct VerifierKey {
     pub(crate) encryption: EncryptionKey,
 }
 
-/// Checks that Ed25519 public key bytes decode, are canonically encoded and are
-/// not of small order, so that no keyset can hold a key that would let a forger
-/// produce signatures valid for many messages.
-pub(crate) fn checked_verifying_key(bytes: &[u8; 32]) -> Result<StrictVerifyingKey, Error> {
-    StrictVerifyingKey::from_bytes(bytes)
-}
-
 /// The issuing side's keyset: Ed25519 signing keys and encryption keys, with
 /// exactly one primary that signs new tokens.
 ///
@@ -330,7 +323,7 @@ impl Keyset {
     pub(crate) fn from_parts(keys: Vec<IssuerKey>) -> Result<Keyset, Error> {
         let mut primary = None;
         for key in &keys {
-            checked_verifying_key(key.signing.verifying_key().as_bytes())?;
+            StrictVerifyingKey::from_bytes(key.signing.verifying_key().as_bytes())?;
             if key.info.state == KeyState::Primary {
                 if primary.is_some() {
                     return Err(Error::PrimaryKey);
@@ -554,19 +547,22 @@ mod tests {
         // The identity point (y = 1) is small-order.
         let mut identity = [0u8; 32];
         identity[0] = 1;
-        assert_eq!(checked_verifying_key(&identity).err(), Some(Error::WeakKey));
+        assert_eq!(
+            StrictVerifyingKey::from_bytes(&identity).err(),
+            Some(Error::WeakKey)
+        );
         // y = p + 1 is a non-canonical encoding of the identity.
         let mut non_canonical = [0xffu8; 32];
         non_canonical[0] = 0xee;
         non_canonical[31] = 0x7f;
         assert_eq!(
-            checked_verifying_key(&non_canonical).err(),
+            StrictVerifyingKey::from_bytes(&non_canonical).err(),
             Some(Error::WeakKey)
         );
         let good = *Ed25519Signer::from_bytes(&[7u8; 32])
             .verifying_key()
             .as_bytes();
-        assert!(checked_verifying_key(&good).is_ok());
+        assert!(StrictVerifyingKey::from_bytes(&good).is_ok());
     }
 
     #[test]

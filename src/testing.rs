@@ -97,7 +97,7 @@ pub fn decode_claims<T: DeserializeOwned>(bytes: &[u8]) -> Result<Session<T>, Er
 ///
 /// [`Error::WeakKey`] for key bytes tessera refuses to load.
 pub fn check_verifying_key(bytes: &[u8; 32]) -> Result<(), Error> {
-    crate::keys::checked_verifying_key(bytes).map(|_| ())
+    crate::ed25519::StrictVerifyingKey::from_bytes(bytes).map(|_| ())
 }
 
 /// Ed25519 exactly as a verifier runs it on a token's signature: the key goes
@@ -115,5 +115,5 @@ pub fn verify_ed25519(
     message: &[u8],
     signature: &[u8; 64],
 ) -> Result<(), Error> {
-    crate::keys::checked_verifying_key(public_key)?.verify(message, signature)
+    crate::ed25519::StrictVerifyingKey::from_bytes(public_key)?.verify(message, signature)
 }
