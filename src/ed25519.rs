@@ -264,6 +264,13 @@ mod tests {
 
     #[test]
     fn weak_and_non_canonical_keys_are_refused() {
+        // The identity point (y = 1) is of small order.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        assert_eq!(
+            StrictVerifyingKey::from_bytes(&identity).err(),
+            Some(Error::WeakKey)
+        );
         // y = p + 1 is a non-canonical encoding of the identity.
         let mut non_canonical = [0xffu8; 32];
         non_canonical[0] = 0xee;
