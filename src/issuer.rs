@@ -97,6 +97,20 @@ impl Issuer {
         Verifier::new(self.keys.verifier_keyset(), self.policy.clone())
     }
 
+    /// An issuer for `keys` with this one's policy.
+    pub(crate) fn with_keys(&self, keys: Keyset) -> Issuer {
+        Issuer {
+            keys,
+            policy: self.policy.clone(),
+        }
+    }
+
+    /// The keys this issuer signs and verifies with.
+    #[cfg(any(test, feature = "json"))]
+    pub(crate) fn keys(&self) -> &Keyset {
+        &self.keys
+    }
+
     /// The policy this issuer applies.
     #[cfg(feature = "test-util")]
     pub(crate) fn policy(&self) -> &Policy {

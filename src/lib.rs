@@ -15,6 +15,7 @@ mod issuer;
 #[cfg(feature = "json")]
 mod keyfile;
 mod keys;
+mod live;
 mod revocation;
 mod token;
 mod verifier;
@@ -30,6 +31,7 @@ pub use issuer::Issuer;
 #[cfg(feature = "json")]
 pub use keyfile::MAX_KEYSET_FILE_LEN;
 pub use keys::{KeyId, KeyInfo, KeyState, Keyset, VerifierKeyset};
+pub use live::{LiveIssuer, LiveVerifier};
 pub use revocation::{RevocationFilter, MAX_SNAPSHOT_LEN};
 pub use verifier::{
     Verifier, DEFAULT_CACHE_CAPACITY, DEFAULT_REVOCATION_CAPACITY, DEFAULT_REVOCATION_FP_RATE,
@@ -48,5 +50,7 @@ mod tests {
         assert_send_sync::<RevocationFilter>();
         assert_send_sync::<Keyset>();
         assert_send_sync::<VerifierKeyset>();
+        assert_send_sync::<LiveVerifier>();
+        assert_send_sync::<LiveIssuer>();
     }
 }

@@ -109,6 +109,35 @@ impl Verifier {
         self.cache.as_deref().map_or(0, VerifiedCache::capacity)
     }
 
+    /// A verifier for `keys` with this one's policy and revocation filter and
+    /// an empty cache of the same capacity: cached verdicts belong to the keys
+    /// they were reached with.
+    pub(crate) fn with_keys(&self, keys: VerifierKeyset) -> Verifier {
+        Verifier {
+            keys,
+            cache: VerifiedCache::new(self.cache_capacity()).map(Arc::new),
+            ..self.clone()
+        }
+    }
+
+    /// The ids of the keys this verifier accepts, ascending: what a running
+    /// server can report after a key change.
+    pub fn key_ids(&self) -> Vec<KeyId> {
+        self.keys.key_ids()
+    }
+
+    /// The keys this verifier accepts.
+    #[cfg(any(test, feature = "json"))]
+    pub(crate) fn keys(&self) -> &VerifierKeyset {
+        &self.keys
+    }
+
+    /// How many tokens the cache holds now.
+    #[cfg(test)]
+    pub(crate) fn cached_tokens(&self) -> usize {
+        self.cache.as_deref().map_or(0, VerifiedCache::len)
+    }
+
     /// Verifies `token` now.
     ///
     /// # Errors
