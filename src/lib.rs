@@ -15,6 +15,7 @@ mod issuer;
 #[cfg(feature = "json")]
 mod keyfile;
 mod keys;
+mod os;
 mod revocation;
 mod token;
 mod verifier;
