@@ -7,7 +7,7 @@
 
 use core::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -279,26 +279,6 @@ pub(crate) fn check_times<T>(s: &Session<T>, now: u64, leeway: u64) -> Result<()
         return Err(Error::Expired);
     }
     Ok(())
-}
-
-/// The current unix time in seconds (0 if the clock is before 1970).
-pub(crate) fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-/// Fills `buf` from the OS random number generator.
-pub(crate) fn os_random(buf: &mut [u8]) -> Result<(), Error> {
-    getrandom::fill(buf).map_err(|_| Error::Rng)
-}
-
-/// Fills `buf` from the OS random number generator, for infallible key
-/// generation APIs: there is no safe way to continue without randomness.
-pub(crate) fn os_random_or_panic(buf: &mut [u8]) {
-    if os_random(buf).is_err() {
-        panic!("the operating system's random number generator failed");
-    }
 }
 
 #[cfg(test)]

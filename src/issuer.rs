@@ -2,8 +2,9 @@
 
 use serde::Serialize;
 
-use crate::claims::{os_random, unix_now, Policy, Session, SessionId, WireClaims};
+use crate::claims::{Policy, Session, SessionId, WireClaims};
 use crate::keys::Keyset;
+use crate::os::{os_random, unix_now};
 use crate::token::{self, NONCE_LEN};
 use crate::{Error, Verifier};
 

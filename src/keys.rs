@@ -13,8 +13,8 @@ use std::time::Duration;
 use chacha20poly1305::{KeyInit, XChaCha20Poly1305};
 use zeroize::Zeroizing;
 
-use crate::claims::unix_now;
 use crate::ed25519::{Ed25519Signer, StrictVerifyingKey};
+use crate::os::{os_random_or_panic, unix_now};
 use crate::{Error, MAX_LEEWAY};
 
 /// Names one key pair in a keyset; it travels in every token's header.
@@ -74,7 +74,7 @@ impl EncryptionKey {
 
     fn generate() -> Self {
         let mut bytes = Zeroizing::new([0u8; 32]);
-        crate::claims::os_random_or_panic(bytes.as_mut());
+        os_random_or_panic(bytes.as_mut());
         let cipher = XChaCha20Poly1305::new((&*bytes).into());
         EncryptionKey { bytes, cipher }
     }
@@ -97,7 +97,7 @@ pub(crate) struct IssuerKey {
 impl IssuerKey {
     fn generate(id: KeyId, state: KeyState) -> Self {
         let mut seed = Zeroizing::new([0u8; 32]);
-        crate::claims::os_random_or_panic(seed.as_mut());
+        os_random_or_panic(seed.as_mut());
         IssuerKey {
             info: KeyInfo {
                 id,
@@ -454,7 +454,7 @@ const ADD_ATTEMPTS: usize = 64;
 fn random_key_id() -> u32 {
     for _ in 0..ADD_ATTEMPTS {
         let mut bytes = [0u8; 4];
-        crate::claims::os_random_or_panic(&mut bytes);
+        os_random_or_panic(&mut bytes);
         let id = u32::from_be_bytes(bytes);
         if id != 0 {
             return id;

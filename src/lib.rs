@@ -16,6 +16,7 @@ mod issuer;
 mod keyfile;
 mod keys;
 mod live;
+mod os;
 mod revocation;
 mod token;
 mod verifier;

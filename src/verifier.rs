@@ -5,8 +5,9 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 use crate::cache::{VerifiedCache, SLOT_PLAINTEXT};
-use crate::claims::{check_times, unix_now, DecodedClaims, Policy, Session, SessionId};
+use crate::claims::{check_times, DecodedClaims, Policy, Session, SessionId};
 use crate::keys::{KeyId, VerifierKeyset};
+use crate::os::unix_now;
 use crate::revocation::RevocationFilter;
 use crate::token::{
     check_length_and_prefix, message_room, PlaintextBuf, UntrustedToken, MAX_BODY, SMALL_BODY,
