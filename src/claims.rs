@@ -6,12 +6,15 @@
 //! to two or three bytes.
 
 use core::fmt;
+use core::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::de::{self, DeserializeOwned, Visitor};
+use serde::{ser, Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::keys::KeyId;
+use crate::os::unix_now;
 use crate::Error;
 
 /// The longest leeway a [`Policy`] accepts; larger values are clamped to it.
@@ -27,37 +30,68 @@ pub const MAX_TOKEN_LENGTH_LIMIT: usize = 8192;
 
 /// A session's identifier: 16 random bytes, stable across renewals. It is the
 /// revocation key, and it is secret (it travels only inside the ciphertext).
+///
+/// As text (`Display`, [`FromStr`](core::str::FromStr), [`to_hex`](Self::to_hex),
+/// [`from_hex`](Self::from_hex)) it is 32 hex digits: written in lowercase,
+/// read in either case. With serde it is that hex string in human-readable
+/// formats (JSON, TOML, ...) and the 16 raw bytes in binary ones (postcard,
+/// bincode, ...), where postcard spends exactly 16 bytes on it.
+///
+/// ```
+/// use tessera::{Error, SessionId};
+///
+/// let id: SessionId = "00112233445566778899AABBCCDDEEFF".parse()?;
+/// assert_eq!(id.to_string(), "00112233445566778899aabbccddeeff");
+/// assert_eq!(id, SessionId([0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
+///                           0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff]));
+/// assert_eq!("0011".parse::<SessionId>(), Err(Error::SessionIdFormat));
+///
+/// let json = serde_json::to_string(&id).unwrap();
+/// assert_eq!(json, "\"00112233445566778899aabbccddeeff\"");
+/// assert_eq!(serde_json::from_str::<SessionId>(&json).unwrap(), id);
+/// # Ok::<(), tessera::Error>(())
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SessionId(pub [u8; 16]);
 
 impl SessionId {
-    /// The id as 32 lowercase hex digits.
+    /// The id as 32 lowercase hex digits (the same text as `Display`).
     pub fn to_hex(&self) -> String {
-        let mut out = String::with_capacity(32);
-        for byte in self.0 {
-            out.push(char::from(HEX[usize::from(byte >> 4)]));
-            out.push(char::from(HEX[usize::from(byte & 0x0f)]));
-        }
-        out
+        self.to_string()
     }
 
-    /// Parses 32 hex digits (either case).
+    /// Parses exactly 32 hex digits, in either case (the same as
+    /// [`str::parse`]). Never panics, whatever the text.
     ///
     /// # Errors
     ///
-    /// [`Error::Malformed`] for anything but exactly 32 hex digits.
+    /// [`Error::SessionIdFormat`] for anything but exactly 32 hex digits
+    /// (no prefix, sign, separator or whitespace).
     pub fn from_hex(text: &str) -> Result<SessionId, Error> {
         let digits = text.as_bytes();
         if digits.len() != 32 {
-            return Err(Error::Malformed);
+            return Err(Error::SessionIdFormat);
         }
         let mut id = [0u8; 16];
         for (byte, pair) in id.iter_mut().zip(digits.chunks_exact(2)) {
-            let hi = hex_value(pair[0]).ok_or(Error::Malformed)?;
-            let lo = hex_value(pair[1]).ok_or(Error::Malformed)?;
+            let (Some(hi), Some(lo)) = (
+                pair.first().copied().and_then(hex_value),
+                pair.get(1).copied().and_then(hex_value),
+            ) else {
+                return Err(Error::SessionIdFormat);
+            };
             *byte = (hi << 4) | lo;
         }
         Ok(SessionId(id))
+    }
+
+    /// The 32 lowercase hex digits, on the stack.
+    fn hex_digits(&self) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        for (pair, byte) in out.chunks_exact_mut(2).zip(self.0) {
+            pair.copy_from_slice(&[HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 0x0f)]]);
+        }
+        out
     }
 }
 
@@ -69,6 +103,61 @@ fn hex_value(digit: u8) -> Option<u8> {
         b'a'..=b'f' => Some(digit - b'a' + 10),
         b'A'..=b'F' => Some(digit - b'A' + 10),
         _ => None,
+    }
+}
+
+/// 32 lowercase hex digits, as [`SessionId::to_hex`].
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let digits = self.hex_digits();
+        // Hex digits are ASCII, so this never fails.
+        f.write_str(core::str::from_utf8(&digits).map_err(|_| fmt::Error)?)
+    }
+}
+
+/// Exactly 32 hex digits in either case, as [`SessionId::from_hex`].
+impl FromStr for SessionId {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<SessionId, Error> {
+        SessionId::from_hex(text)
+    }
+}
+
+/// The hex string in human-readable formats, the 16 raw bytes (a fixed-size
+/// array: no length prefix) in binary ones.
+impl Serialize for SessionId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            let digits = self.hex_digits();
+            let text = core::str::from_utf8(&digits).map_err(ser::Error::custom)?;
+            serializer.serialize_str(text)
+        } else {
+            self.0.serialize(serializer)
+        }
+    }
+}
+
+/// What [`Serialize`] writes: the hex string (either case) in human-readable
+/// formats, the 16 raw bytes in binary ones. A bad id is an error that does
+/// not repeat the text it was given (it may be most of a secret id).
+impl<'de> Deserialize<'de> for SessionId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<SessionId, D::Error> {
+        struct Hex;
+        impl Visitor<'_> for Hex {
+            type Value = SessionId;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a session id: 32 hex digits")
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<SessionId, E> {
+                SessionId::from_hex(text).map_err(E::custom)
+            }
+        }
+        if deserializer.is_human_readable() {
+            deserializer.deserialize_str(Hex)
+        } else {
+            <[u8; 16]>::deserialize(deserializer).map(SessionId)
+        }
     }
 }
 
@@ -186,6 +275,21 @@ impl<T> Session<T> {
     pub fn data(&self) -> &T {
         &self.data
     }
+    /// The application's own data, by value: the session is consumed.
+    ///
+    /// ```
+    /// use tessera::{Issuer, Keyset, Policy};
+    ///
+    /// let issuer = Issuer::new(Keyset::generate(), Policy::default());
+    /// let token = issuer.issue("alice", &vec!["admin".to_string()])?;
+    /// let session = issuer.verifier().verify::<Vec<String>>(&token)?;
+    /// let roles: Vec<String> = session.into_data();
+    /// assert_eq!(roles, ["admin"]);
+    /// # Ok::<(), tessera::Error>(())
+    /// ```
+    pub fn into_data(self) -> T {
+        self.data
+    }
     /// When this token was issued (or renewed), unix seconds.
     pub fn issued_at(&self) -> u64 {
         self.issued_at
@@ -209,6 +313,26 @@ impl<T> Session<T> {
         let window = self.expires_at.saturating_sub(self.issued_at);
         let used = now.saturating_sub(self.issued_at);
         self.expires_at < self.deadline && now < self.deadline && used > window / 2
+    }
+    /// [`needs_renewal_at`](Self::needs_renewal_at) the current time (the
+    /// system clock, in unix seconds): call it after a successful
+    /// [`verify`](crate::Verifier::verify), and if it says so, send the client
+    /// the token [`Issuer::renew`](crate::Issuer::renew) returns.
+    ///
+    /// ```
+    /// use tessera::{Issuer, Keyset, Policy};
+    ///
+    /// let issuer = Issuer::new(Keyset::generate(), Policy::default());
+    /// let session = issuer.verifier().verify::<()>(&issuer.issue("alice", &())?)?;
+    /// // Just issued: nothing of its 30-minute idle window is used yet.
+    /// assert!(!session.needs_renewal());
+    /// if session.needs_renewal() {
+    ///     let _renewed = issuer.renew(&session)?;
+    /// }
+    /// # Ok::<(), tessera::Error>(())
+    /// ```
+    pub fn needs_renewal(&self) -> bool {
+        self.needs_renewal_at(unix_now())
     }
 }
 
@@ -237,36 +361,57 @@ pub(crate) struct WireClaims<'a, T: ?Sized> {
     pub(crate) data: &'a T,
 }
 
-/// The owned mirror of [`WireClaims`], for decoding.
+/// The claims before the application data (session id, times, subject): the
+/// framing every token has, whatever its data type. Decoded on its own so
+/// that a failure here (`Malformed`) is told apart from data that does not
+/// decode as the caller's type (`DataMismatch`).
 #[derive(Deserialize)]
-pub(crate) struct DecodedClaims<T> {
-    pub(crate) session_id: [u8; 16],
-    pub(crate) issued_at: u64,
-    pub(crate) expires_after: u64,
-    pub(crate) deadline_after: u64,
-    pub(crate) subject: String,
-    pub(crate) data: T,
+struct ClaimsHead {
+    session_id: [u8; 16],
+    issued_at: u64,
+    expires_after: u64,
+    deadline_after: u64,
+    subject: String,
 }
 
-impl<T> DecodedClaims<T> {
-    /// Turns the wire offsets back into absolute times; offsets that overflow or
-    /// an expiry past the deadline are malformed.
-    pub(crate) fn into_session(self, key_id: KeyId) -> Result<Session<T>, Error> {
-        let expires_at = self.issued_at.checked_add(self.expires_after);
-        let deadline = self.issued_at.checked_add(self.deadline_after);
-        match (expires_at, deadline) {
-            (Some(expires_at), Some(deadline)) if expires_at <= deadline => Ok(Session {
-                id: SessionId(self.session_id),
-                subject: self.subject,
-                data: self.data,
-                issued_at: self.issued_at,
-                expires_at,
-                deadline,
-                key_id,
-            }),
-            _ => Err(Error::Malformed),
-        }
+/// Step 6: decodes a claims plaintext into a session under `key_id`.
+///
+/// First the framing ([`ClaimsHead`]), then its offsets turned into absolute
+/// times: anything wrong there is [`Error::Malformed`]. Only then the rest,
+/// which must be exactly one postcard encoding of `T` (every byte consumed):
+/// anything wrong there is [`Error::DataMismatch`]. Postcard encodes a struct
+/// as its fields one after the other, so this reads exactly what
+/// [`WireClaims`] wrote. Callers pass only plaintext that passed the AEAD and
+/// the signature (or came from the verified-token cache, which holds only
+/// such plaintext), so a mismatch means a genuine token of another data type.
+pub(crate) fn decode_session<T: DeserializeOwned>(
+    plaintext: &[u8],
+    key_id: KeyId,
+) -> Result<Session<T>, Error> {
+    let (head, rest) =
+        postcard::take_from_bytes::<ClaimsHead>(plaintext).map_err(|_| Error::Malformed)?;
+    let (Some(expires_at), Some(deadline)) = (
+        head.issued_at.checked_add(head.expires_after),
+        head.issued_at.checked_add(head.deadline_after),
+    ) else {
+        return Err(Error::Malformed);
+    };
+    if expires_at > deadline {
+        return Err(Error::Malformed);
     }
+    let data = match postcard::take_from_bytes::<T>(rest) {
+        Ok((data, [])) => data,
+        _ => return Err(Error::DataMismatch),
+    };
+    Ok(Session {
+        id: SessionId(head.session_id),
+        subject: head.subject,
+        data,
+        issued_at: head.issued_at,
+        expires_at,
+        deadline,
+        key_id,
+    })
 }
 
 /// The time checks of step 7: not issued in the future, expiry and deadline
@@ -322,23 +467,86 @@ mod tests {
         assert!(!s.needs_renewal_at(10_000));
     }
 
-    #[test]
-    fn decoded_offsets_are_checked() {
-        let claims = |iat, exp, dl| DecodedClaims {
-            session_id: [0; 16],
+    /// The postcard claims of a session with these times and `data`.
+    fn wire<T: Serialize>(iat: u64, exp: u64, dl: u64, data: &T) -> Vec<u8> {
+        postcard::to_allocvec(&WireClaims {
+            session_id: [7; 16],
             issued_at: iat,
             expires_after: exp,
             deadline_after: dl,
-            subject: String::new(),
-            data: (),
-        };
-        assert!(claims(10, 5, 6).into_session(KeyId(1)).is_ok());
+            subject: "alice",
+            data,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn decoded_offsets_are_checked() {
+        let s = decode_session::<()>(&wire(10, 5, 6, &()), KeyId(3)).unwrap();
+        assert_eq!((s.issued_at, s.expires_at, s.deadline), (10, 15, 16));
         assert_eq!(
-            claims(10, 7, 6).into_session(KeyId(1)).err(),
+            (s.id, s.subject(), s.key_id),
+            (SessionId([7; 16]), "alice", KeyId(3))
+        );
+        assert_eq!(
+            decode_session::<()>(&wire(10, 7, 6, &()), KeyId(1)).err(),
             Some(Error::Malformed)
         );
         assert_eq!(
-            claims(u64::MAX, 1, 1).into_session(KeyId(1)).err(),
+            decode_session::<()>(&wire(u64::MAX, 1, 1, &()), KeyId(1)).err(),
+            Some(Error::Malformed)
+        );
+    }
+
+    #[test]
+    fn framing_errors_are_malformed_and_data_errors_are_a_mismatch() {
+        let good = wire(10, 5, 6, &(1u8, "xy".to_string()));
+        let s = decode_session::<(u8, String)>(&good, KeyId(1)).unwrap();
+        assert_eq!(s.into_data(), (1, "xy".to_string()));
+        // The data is the 4 bytes after the framing: 01 02 'x' 'y'.
+        let framing = good.len() - 4;
+        // Data of another type: too short, refused by it, or not all consumed.
+        assert_eq!(
+            decode_session::<(u8, String, u8)>(&good, KeyId(1)).err(),
+            Some(Error::DataMismatch)
+        );
+        assert_eq!(
+            decode_session::<(bool, String)>(&wire(10, 5, 6, &(2u8, "")), KeyId(1)).err(),
+            Some(Error::DataMismatch)
+        );
+        for other in [
+            decode_session::<()>(&good, KeyId(1)).err(),
+            decode_session::<u8>(&good, KeyId(1)).err(),
+        ] {
+            assert_eq!(other, Some(Error::DataMismatch));
+        }
+        // A trailing byte after the data is a mismatch too: the framing decoded.
+        let mut longer = good.clone();
+        longer.push(0);
+        assert_eq!(
+            decode_session::<(u8, String)>(&longer, KeyId(1)).err(),
+            Some(Error::DataMismatch)
+        );
+        // Framing cut short, whatever the data type: malformed.
+        for len in 0..framing {
+            for err in [
+                decode_session::<()>(&good[..len], KeyId(1)).err(),
+                decode_session::<(u8, String)>(&good[..len], KeyId(1)).err(),
+            ] {
+                assert_eq!(err, Some(Error::Malformed), "{len}");
+            }
+        }
+        // A subject that is not UTF-8 is the framing's fault.
+        let mut bad_subject = wire(10, 5, 6, &());
+        let last = bad_subject.len() - 1;
+        bad_subject[last] = 0xff;
+        assert_eq!(
+            decode_session::<()>(&bad_subject, KeyId(1)).err(),
+            Some(Error::Malformed)
+        );
+        // Inconsistent times are found before the data is looked at.
+        assert_eq!(
+            decode_session::<u64>(&wire(10, 7, 6, &"not a u64"), KeyId(1)).err(),
             Some(Error::Malformed)
         );
     }
@@ -349,9 +557,88 @@ mod tests {
         assert_eq!(id.to_hex(), "ab".repeat(16));
         assert_eq!(SessionId::from_hex(&id.to_hex()), Ok(id));
         assert_eq!(SessionId::from_hex(&"AB".repeat(16)), Ok(id));
-        assert_eq!(SessionId::from_hex("ab"), Err(Error::Malformed));
-        assert_eq!(SessionId::from_hex(&"zz".repeat(16)), Err(Error::Malformed));
         assert_eq!(format!("{id:?}"), format!("SessionId({})", "ab".repeat(16)));
+    }
+
+    #[test]
+    fn session_id_text_is_32_hex_digits_and_nothing_else() {
+        let id = SessionId(core::array::from_fn(|i| (i as u8) * 17));
+        let text = "00112233445566778899aabbccddeeff";
+        assert_eq!(id.to_string(), text);
+        assert_eq!(format!("{id}"), id.to_hex());
+        assert_eq!(text.parse::<SessionId>(), Ok(id));
+        assert_eq!(text.to_uppercase().parse::<SessionId>(), Ok(id));
+        assert_eq!(
+            "00112233445566778899AaBbCcDdEeFf".parse::<SessionId>(),
+            Ok(id)
+        );
+        let bad = [
+            String::new(),
+            text[..31].to_string(),
+            format!("{text}0"),
+            format!("0x{}", &text[2..]),
+            format!("+{}", &text[1..]),
+            format!(" {}", &text[1..]),
+            format!("{} ", &text[..31]),
+            format!("{}g", &text[..31]),
+            format!("{}-", &text[..31]),
+            // 32 bytes, but not 32 digits.
+            format!("é{}", &text[2..]),
+            "\u{0}".repeat(32),
+            "0".repeat(1 << 16),
+        ];
+        for text in &bad {
+            assert_eq!(
+                text.parse::<SessionId>(),
+                Err(Error::SessionIdFormat),
+                "{text:?}"
+            );
+            assert_eq!(SessionId::from_hex(text), Err(Error::SessionIdFormat));
+        }
+        // Every byte value round-trips, at every position.
+        for b in 0..=255u8 {
+            let id = SessionId([b; 16]);
+            assert_eq!(id.to_string().parse::<SessionId>(), Ok(id));
+        }
+    }
+
+    #[test]
+    fn session_id_serde_is_hex_for_people_and_16_bytes_for_machines() {
+        let id = SessionId(core::array::from_fn(|i| 0xf0 | i as u8));
+        let json = serde_json::to_string(&id).unwrap();
+        assert_eq!(json, format!("\"{id}\""));
+        assert_eq!(serde_json::from_str::<SessionId>(&json).unwrap(), id);
+        let upper = json.to_uppercase();
+        assert_eq!(serde_json::from_str::<SessionId>(&upper).unwrap(), id);
+        // Inside a struct, and from a reader (no borrowed string).
+        let doc = serde_json::json!({ "id": id });
+        assert_eq!(doc["id"], id.to_hex());
+        let back: std::collections::BTreeMap<String, SessionId> =
+            serde_json::from_reader(doc.to_string().as_bytes()).unwrap();
+        assert_eq!(back["id"], id);
+        // A bad id is an error that does not repeat the text.
+        let secretish = format!("\"{}\"", &id.to_hex()[..31]);
+        for bad in [
+            secretish.as_str(),
+            "\"\"",
+            "\"zz\"",
+            "42",
+            "null",
+            "[1,2,3]",
+        ] {
+            let err = serde_json::from_str::<SessionId>(bad)
+                .unwrap_err()
+                .to_string();
+            assert!(!err.contains(&id.to_hex()[..31]), "{err}");
+        }
+        // postcard: exactly the 16 bytes, no length prefix.
+        let bytes = postcard::to_allocvec(&id).unwrap();
+        assert_eq!(bytes, id.0);
+        assert_eq!(postcard::from_bytes::<SessionId>(&bytes).unwrap(), id);
+        assert!(postcard::from_bytes::<SessionId>(&bytes[..15]).is_err());
+        // The same bytes as in the claims.
+        let claims = postcard::to_allocvec(&(id, 5u8)).unwrap();
+        assert_eq!(claims.len(), 17);
     }
 
     #[test]

@@ -15,7 +15,8 @@ use std::path::PathBuf;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Error {
     /// The token is not a tessera token: wrong prefix, bad base64url (padding,
-    /// whitespace, non-canonical bits), too short, or claims that do not decode.
+    /// whitespace, non-canonical bits), too short, or claims whose session id,
+    /// times or subject do not decode.
     Malformed,
     /// The token's version byte is not one this build understands.
     UnsupportedVersion,
@@ -31,6 +32,15 @@ pub enum Error {
     NotYetValid,
     /// The session was revoked.
     Revoked,
+    /// The token is genuine (it passed decryption and the signature check)
+    /// but its application data does not decode as the type `T` asked for:
+    /// it was issued with another data type, by another version of the
+    /// application or another service that shares the keys. This is a
+    /// deployment or programming mistake, not an attack, and saying so leaks
+    /// nothing: only the holder of the signing key can make a token that gets
+    /// this far. Forged or damaged tokens are [`Invalid`](Error::Invalid) or
+    /// [`Malformed`](Error::Malformed), never this.
+    DataMismatch,
     /// The token (or a token about to be issued) is longer than the policy's
     /// maximum length.
     TooLarge,
@@ -44,6 +54,9 @@ pub enum Error {
     Data,
     /// The operating system's random number generator failed.
     Rng,
+    /// Text given as a [`SessionId`](crate::SessionId) is not exactly 32 hex
+    /// digits. The message does not repeat the text.
+    SessionIdFormat,
     /// A revocation snapshot is corrupt, truncated, or not a snapshot at all.
     CorruptSnapshot,
     /// Reading or writing a file failed.
@@ -80,6 +93,11 @@ impl fmt::Display for Error {
             Error::Expired => "session expired",
             Error::NotYetValid => "token issued in the future",
             Error::Revoked => "session revoked",
+            Error::DataMismatch => {
+                "genuine token, but its session data is not of the type asked for \
+                 (issued with another data type)"
+            }
+            Error::SessionIdFormat => "a session id is exactly 32 hex digits",
             Error::TooLarge => "token too large",
             Error::PrimaryKey => "the primary key cannot be retired or disabled",
             Error::WeakKey => "weak or non-canonical key material",

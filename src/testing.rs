@@ -82,10 +82,12 @@ pub fn issue_deterministic<T: Serialize>(
 ///
 /// # Errors
 ///
-/// [`Error::Malformed`] if the bytes are not exactly one encoding of the
-/// claims, or their times overflow or put the expiry past the deadline.
+/// [`Error::Malformed`] if the session id, times and subject do not decode,
+/// or the times overflow or put the expiry past the deadline;
+/// [`Error::DataMismatch`] if they do but the rest is not exactly one
+/// encoding of a `T`.
 pub fn decode_claims<T: DeserializeOwned>(bytes: &[u8]) -> Result<Session<T>, Error> {
-    crate::verifier::decode_claims::<T>(bytes)?.into_session(KeyId(0))
+    crate::claims::decode_session::<T>(bytes, KeyId(0))
 }
 
 /// Whether tessera accepts these Ed25519 public key bytes when it loads a

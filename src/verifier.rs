@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 use crate::cache::{VerifiedCache, SLOT_PLAINTEXT};
-use crate::claims::{check_times, DecodedClaims, Policy, Session, SessionId};
+use crate::claims::{check_times, decode_session, Policy, Session, SessionId};
 use crate::keys::{KeyId, VerifierKeyset};
 use crate::os::unix_now;
 use crate::revocation::RevocationFilter;
@@ -146,8 +146,9 @@ impl Verifier {
     /// The first failed check, in this order: [`Error::TooLarge`],
     /// [`Error::Malformed`] (prefix, base64url, length), [`Error::UnsupportedVersion`],
     /// [`Error::UnknownKey`], [`Error::Invalid`] (decryption or signature),
-    /// [`Error::Malformed`] (claims), [`Error::NotYetValid`], [`Error::Expired`],
-    /// [`Error::Revoked`].
+    /// [`Error::Malformed`] (the claims' session id, times or subject),
+    /// [`Error::DataMismatch`] (a genuine token whose data is not a `T`),
+    /// [`Error::NotYetValid`], [`Error::Expired`], [`Error::Revoked`].
     pub fn verify<T: DeserializeOwned>(&self, token: &str) -> Result<Session<T>, Error> {
         // The clock is read only once the claims are known to be genuine:
         // garbage and forgeries are rejected without it.
@@ -232,7 +233,7 @@ impl Verifier {
         key_id: KeyId,
         now: u64,
     ) -> Result<Session<T>, Error> {
-        let session = decode_claims::<T>(claims)?.into_session(key_id)?;
+        let session = decode_session::<T>(claims, key_id)?;
         check_times(&session, now, self.policy.leeway_secs())?;
         if self
             .revocations
@@ -264,17 +265,6 @@ impl Verifier {
     /// The revocation filter this verifier consults.
     pub fn revocations(&self) -> &Arc<RevocationFilter> {
         &self.revocations
-    }
-}
-
-/// Postcard-decodes claims and refuses trailing bytes (postcard's `from_bytes`
-/// would accept them).
-pub(crate) fn decode_claims<T: DeserializeOwned>(
-    plaintext: &[u8],
-) -> Result<DecodedClaims<T>, Error> {
-    match postcard::take_from_bytes::<DecodedClaims<T>>(plaintext) {
-        Ok((claims, [])) => Ok(claims),
-        _ => Err(Error::Malformed),
     }
 }
 
@@ -338,6 +328,48 @@ mod tests {
         assert_eq!(
             verifier.verify_at::<()>(fake, T0).err(),
             Some(Error::Revoked)
+        );
+    }
+
+    /// The hit path decodes the data as the cold path does: a text that
+    /// only the cache knows (not even base64url) holding genuine claims of
+    /// another type is a `DataMismatch`, and a wrong type is never cached.
+    #[test]
+    fn a_hit_tells_a_data_mismatch_from_malformed_claims_as_a_miss_does() {
+        let issuer = Issuer::new(Keyset::generate(), Policy::default());
+        let verifier = issuer.verifier();
+        let cache = verifier.cache.as_deref().unwrap();
+        let token = issuer.issue_at("alice", &(1u32, "x"), T0).unwrap();
+        assert_eq!(
+            verifier.verify_at::<bool>(&token, T0).err(),
+            Some(Error::DataMismatch)
+        );
+        assert_eq!(cache.len(), 0, "a mismatch is not cached");
+        let (key_id, claims) = plaintext_of(&verifier, &token);
+        let fake = "tsr1.!only in the cache!";
+        cache.insert(fake, cache.tag(fake), key_id, &claims);
+        assert_eq!(
+            verifier.verify_at::<bool>(fake, T0).err(),
+            Some(Error::DataMismatch)
+        );
+        assert_eq!(
+            verifier
+                .verify_at::<(u32, String)>(fake, T0)
+                .unwrap()
+                .into_data(),
+            (1, "x".to_string())
+        );
+        // Claims cut inside the subject: the framing's fault, whatever the type.
+        let cut = "tsr1.!cut claims!";
+        let framing = claims.len() - 3; // data: 01, then "x" as 01 'x'
+        cache.insert(cut, cache.tag(cut), key_id, &claims[..framing - 1]);
+        assert_eq!(
+            verifier.verify_at::<()>(cut, T0).err(),
+            Some(Error::Malformed)
+        );
+        assert_eq!(
+            verifier.verify_at::<(u32, String)>(cut, T0).err(),
+            Some(Error::Malformed)
         );
     }
 

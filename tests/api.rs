@@ -308,23 +308,118 @@ fn oversized_tokens_are_refused_at_issue_and_before_decoding() {
     assert_eq!(v.verify_at::<()>(&garbage, T0).err(), Some(Error::TooLarge));
 }
 
+/// A genuine token decoded as an incompatible type is `DataMismatch`, not
+/// `Malformed` (that is garbage): on a cold verifier, on one that has the
+/// token cached, and however often it is asked.
 #[test]
-fn wrong_data_type_is_malformed_not_a_panic() {
+fn a_genuine_token_of_another_data_type_is_a_data_mismatch() {
     let issuer = issuer();
-    let token = issuer
-        .issue_at(
-            "a",
-            &Claims {
-                roles: vec!["x".into()],
-                tenant: 1,
-            },
-            T0,
-        )
+    let data = Claims {
+        roles: vec!["x".into()],
+        tenant: 1,
+    };
+    let token = issuer.issue_at("a", &data, T0).unwrap();
+    let cold = issuer.verifier().with_cache_capacity(0);
+    let warm = issuer.verifier();
+    // Before anything is cached: a mismatch is not a success, so it is not
+    // remembered, and asking again gives the same answer.
+    for _ in 0..2 {
+        assert_eq!(
+            warm.verify_at::<u8>(&token, T0).err(),
+            Some(Error::DataMismatch)
+        );
+    }
+    assert_eq!(
+        warm.verify_at::<Claims>(&token, T0).unwrap().into_data(),
+        data
+    );
+    // Now the token is cached: the hit decodes the cached claims the same way.
+    for v in [&cold, &warm, &cold, &warm] {
+        // Too few bytes for the type, bytes left over, bytes the type refuses.
+        assert_eq!(
+            v.verify_at::<(Claims, u8)>(&token, T0).err(),
+            Some(Error::DataMismatch)
+        );
+        assert_eq!(
+            v.verify_at::<u8>(&token, T0).err(),
+            Some(Error::DataMismatch)
+        );
+        assert_eq!(
+            v.verify_at::<()>(&token, T0).err(),
+            Some(Error::DataMismatch)
+        );
+        assert_eq!(
+            v.verify_at::<Vec<bool>>(&token, T0).err(),
+            Some(Error::DataMismatch)
+        );
+        assert_eq!(v.verify_at::<Claims>(&token, T0).unwrap().data(), &data);
+    }
+    // The unit data of a token issued without data is not a `Claims` either.
+    let unit = issuer.issue_at("b", &(), T0).unwrap();
+    for v in [&cold, &warm] {
+        assert_eq!(
+            v.verify_at::<Claims>(&unit, T0).err(),
+            Some(Error::DataMismatch)
+        );
+    }
+    assert!(Error::DataMismatch.to_string().contains("type"));
+}
+
+/// A forged, damaged or foreign token is rejected as before, whatever type
+/// it is decoded as: `DataMismatch` comes only after the AEAD and signature.
+#[test]
+fn forged_or_garbage_tokens_are_never_a_data_mismatch() {
+    let keys = Keyset::generate();
+    let issuer = Issuer::new(keys.clone(), Policy::default());
+    let token = issuer.issue_at("a", &7u8, T0).unwrap();
+    let warm = issuer.verifier();
+    warm.verify_at::<u8>(&token, T0).unwrap();
+    let cold = issuer.verifier().with_cache_capacity(0);
+    // Same keys, another audience; and another keyset altogether.
+    let bound = Issuer::new(keys, Policy::default().audience("x"))
+        .issue_at("a", &7u8, T0)
         .unwrap();
-    let v = issuer.verifier();
-    assert_eq!(v.verify_at::<u8>(&token, T0).err(), Some(Error::Malformed));
-    assert_eq!(v.verify_at::<()>(&token, T0).err(), Some(Error::Malformed));
-    assert!(v.verify_at::<Claims>(&token, T0).is_ok());
+    let foreign = Issuer::new(Keyset::generate(), Policy::default())
+        .issue_at("a", &7u8, T0)
+        .unwrap();
+    for v in [&cold, &warm] {
+        for at in 5..token.len() {
+            let mut bytes = token.clone().into_bytes();
+            bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+            let tampered = String::from_utf8(bytes).unwrap();
+            let err = v.verify_at::<Claims>(&tampered, T0).err();
+            assert!(
+                matches!(
+                    err,
+                    Some(
+                        Error::Invalid
+                            | Error::Malformed
+                            | Error::UnsupportedVersion
+                            | Error::UnknownKey
+                    )
+                ),
+                "{at}: {err:?}"
+            );
+        }
+        assert_eq!(
+            v.verify_at::<Claims>(&bound, T0).err(),
+            Some(Error::Invalid)
+        );
+        let err = v.verify_at::<Claims>(&foreign, T0).err();
+        assert!(
+            matches!(err, Some(Error::UnknownKey | Error::Invalid)),
+            "{err:?}"
+        );
+        assert_eq!(v.verify_at::<u8>(&foreign, T0).err(), err);
+        assert_eq!(
+            v.verify_at::<Claims>("tsr1.!!", T0).err(),
+            Some(Error::Malformed)
+        );
+        assert_eq!(
+            v.verify_at::<Claims>(&token[..100], T0).err(),
+            Some(Error::Malformed)
+        );
+    }
 }
 
 #[test]

@@ -139,27 +139,32 @@ fn reference_claims(p: &Positive) -> Vec<u8> {
 
 /// A second, independent implementation of sealing, from docs/FORMAT.md.
 fn reference_token(key: &RawKey, p: &Positive) -> String {
+    seal_reference(key, p.audience, &p.nonce, reference_claims(p))
+}
+
+/// Seals any plaintext as `key` would: a genuine token, whatever it holds.
+fn seal_reference(key: &RawKey, audience: &str, nonce: &[u8; 24], plaintext: Vec<u8>) -> String {
     let header = {
         let mut h = vec![1u8];
         h.extend_from_slice(&key.id.0.to_be_bytes());
         h
     };
-    let aud = p.audience.as_bytes();
+    let aud = audience.as_bytes();
     let mut aad = b"tessera/v1/aead".to_vec();
     aad.extend_from_slice(&header);
     aad.extend_from_slice(&(aud.len() as u64).to_le_bytes());
     aad.extend_from_slice(aud);
 
-    let mut ct = reference_claims(p);
+    let mut ct = plaintext;
     let cipher = XChaCha20Poly1305::new((&key.encryption_key).into());
     let tag = cipher
-        .encrypt_inout_detached((&p.nonce).into(), &aad, ct.as_mut_slice().into())
+        .encrypt_inout_detached(nonce.into(), &aad, ct.as_mut_slice().into())
         .unwrap();
     ct.extend_from_slice(&tag);
 
     let mut msg = b"tessera/v1/sig".to_vec();
     msg.extend_from_slice(&header);
-    msg.extend_from_slice(&p.nonce);
+    msg.extend_from_slice(nonce);
     msg.extend_from_slice(&(ct.len() as u64).to_le_bytes());
     msg.extend_from_slice(&ct);
     msg.extend_from_slice(&(aud.len() as u64).to_le_bytes());
@@ -167,7 +172,7 @@ fn reference_token(key: &RawKey, p: &Positive) -> String {
     let sig = SigningKey::from_bytes(&key.signing_seed).sign(&msg);
 
     let mut body = header;
-    body.extend_from_slice(&p.nonce);
+    body.extend_from_slice(nonce);
     body.extend_from_slice(&ct);
     body.extend_from_slice(&sig.to_bytes());
     format!("tsr1.{}", Base64UrlUnpadded::encode_string(&body))
@@ -475,4 +480,98 @@ fn check<T: serde::de::DeserializeOwned>(
     assert_eq!(s.expires_at(), v["expires_at"].as_u64().unwrap());
     assert_eq!(s.deadline(), v["deadline"].as_u64().unwrap());
     assert_eq!(s.key_id(), raw_keys()[0].id);
+}
+
+/// Genuine tokens (sealed and signed with the real key) whose claims are
+/// wrong: the framing (session id, times, subject) is `Malformed`, the data
+/// (the bytes after the subject, not exactly one encoding of the type asked
+/// for) is `DataMismatch`, exactly as docs/FORMAT.md step 6 says.
+#[test]
+fn genuine_claims_framing_versus_data_errors() {
+    let key = raw_keys()[0];
+    let verifier = Issuer::new(keyset_from_raw(&raw_keys()).unwrap(), policy("")).verifier();
+    let cold = verifier.clone().with_cache_capacity(0);
+    let framing = |subject: &str, expires: u64, deadline: u64| {
+        let mut claims = vec![7u8; 16];
+        claims.extend(postcard::to_stdvec(&(T0, expires, deadline, subject)).unwrap());
+        claims
+    };
+    let good = framing("ann", 1800, 43_200);
+    let with = |data: &[u8]| [good.as_slice(), data].concat();
+    let roles = postcard::to_stdvec(&Roles {
+        roles: vec!["admin".into()],
+        tenant: 7,
+    })
+    .unwrap();
+    let mut bad_utf8 = good.clone();
+    *bad_utf8.last_mut().unwrap() = 0xff;
+    // (what, claims, verdict as `()`, verdict as `Roles`)
+    type Case = (&'static str, Vec<u8>, Option<Error>, Option<Error>);
+    let cases: Vec<Case> = vec![
+        ("unit data", with(&[]), None, Some(Error::DataMismatch)),
+        ("roles data", with(&roles), Some(Error::DataMismatch), None),
+        (
+            "a byte after the roles",
+            with(&[roles.as_slice(), &[0]].concat()),
+            Some(Error::DataMismatch),
+            Some(Error::DataMismatch),
+        ),
+        (
+            "roles cut short",
+            with(&roles[..roles.len() - 1]),
+            Some(Error::DataMismatch),
+            Some(Error::DataMismatch),
+        ),
+        (
+            "framing cut inside the subject",
+            good[..good.len() - 1].to_vec(),
+            Some(Error::Malformed),
+            Some(Error::Malformed),
+        ),
+        (
+            "empty claims",
+            Vec::new(),
+            Some(Error::Malformed),
+            Some(Error::Malformed),
+        ),
+        (
+            "subject not UTF-8",
+            bad_utf8,
+            Some(Error::Malformed),
+            Some(Error::Malformed),
+        ),
+        (
+            "expiry after the deadline",
+            [framing("ann", 5, 4), roles.clone()].concat(),
+            Some(Error::Malformed),
+            Some(Error::Malformed),
+        ),
+        (
+            "offset overflows",
+            [framing("ann", u64::MAX, u64::MAX), roles.clone()].concat(),
+            Some(Error::Malformed),
+            Some(Error::Malformed),
+        ),
+    ];
+    for (i, (name, claims, as_unit, as_roles)) in cases.into_iter().enumerate() {
+        let nonce = [i as u8; 24];
+        let token = seal_reference(&key, "", &nonce, claims.clone());
+        // Forged: the same claims under another encryption key.
+        let mut other = key;
+        other.encryption_key[0] ^= 1;
+        let forged = seal_reference(&other, "", &nonce, claims);
+        for v in [&cold, &verifier, &verifier] {
+            assert_eq!(v.verify_at::<()>(&token, T0).err(), as_unit, "{name} as ()");
+            assert_eq!(
+                v.verify_at::<Roles>(&token, T0).err(),
+                as_roles,
+                "{name} as Roles"
+            );
+            assert_eq!(
+                v.verify_at::<Roles>(&forged, T0).err(),
+                Some(Error::Invalid),
+                "{name}"
+            );
+        }
+    }
 }
