@@ -873,3 +873,342 @@ fn a_failed_save_leaves_the_previous_file_intact() {
     fails(&out, 2);
     assert!(taken.join("inner").is_dir());
 }
+
+/// `keygen --out -` writes the keyset to standard output and still tells
+/// the new key's id, on standard error.
+#[test]
+fn keygen_to_standard_output_tells_the_key_id_on_standard_error() {
+    let out = tessera(&["keygen", "--out", "-"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let keyset = stdout(&out);
+    let listed = with_stdin(&["list", "-", "--json"], &keyset);
+    let primary = json(&stdout(&listed))["primary"].to_string();
+    let told = stderr(&out);
+    assert_eq!(told.lines().count(), 1, "{told:?}");
+    assert_eq!(told.trim(), format!("new primary key {primary}"));
+}
+
+/// The usage error of `revoke` without a session names both ways to give one.
+#[test]
+fn revoke_without_a_session_names_both_ways_to_give_one() {
+    let dir = Scratch::new("revoke-usage");
+    let filter = dir.path("f.bin");
+    let line = fails(&tessera(&["revoke", "--filter", s(&filter)]), 2);
+    for way in ["--token", "--keys", "--id", "--deadline"] {
+        assert!(line.contains(way), "{way} missing: {line}");
+    }
+    assert!(!filter.exists());
+}
+
+/// "invalid token" says what usually causes it, on standard error and in the
+/// `--json` message, for `verify` and `revoke --token` alike.
+#[test]
+fn an_invalid_token_says_what_commonly_causes_it() {
+    let dir = Scratch::new("invalid-hint");
+    let keys = dir.keyset("keys.json");
+    let other = dir.keyset("other.json");
+    let bound = ok(&[
+        "issue",
+        "--keys",
+        s(&keys),
+        "--subject",
+        "a",
+        "--audience",
+        "billing",
+    ]);
+    let causes = ["invalid token", "forged", "another keyset", "--audience"];
+    let out = tessera(&["verify", "--keys", s(&keys), "--json", &bound]);
+    let line = fails(&out, 1);
+    let verdict = json(&stdout(&out));
+    assert_eq!(verdict["error"], "invalid");
+    for cause in causes {
+        assert!(line.contains(cause), "{cause}: {line}");
+        assert!(verdict["message"].as_str().unwrap().contains(cause));
+    }
+    let filter = dir.path("f.bin");
+    let out = tessera(&[
+        "revoke",
+        "--filter",
+        s(&filter),
+        "--token",
+        &bound,
+        "--keys",
+        s(&keys),
+    ]);
+    let line = fails(&out, 1);
+    for cause in causes {
+        assert!(line.contains(cause), "{cause}: {line}");
+    }
+    // With the audience it was issued for, it verifies and revokes.
+    ok(&[
+        "revoke",
+        "--filter",
+        s(&filter),
+        "--token",
+        &bound,
+        "--keys",
+        s(&keys),
+        "--audience",
+        "billing",
+    ]);
+    // A token from another keyset: its key id is unknown here.
+    let foreign = ok(&["issue", "--keys", s(&other), "--subject", "a"]);
+    let line = fails(&tessera(&["verify", "--keys", s(&keys), &foreign]), 1);
+    assert!(
+        line.contains("unknown key id") && line.contains("another keyset"),
+        "{line}"
+    );
+}
+
+/// A token too long gets the same exit code, stderr line and `--json`
+/// object whether it is an argument or comes on standard input, whatever
+/// its length.
+#[test]
+fn an_oversized_token_gets_the_same_verdict_as_argument_or_on_stdin() {
+    let dir = Scratch::new("oversized");
+    let keys = dir.keyset("keys.json");
+    let filter = dir.path("f.bin");
+    for len in [8193, 16_384, 16_385, 16_390, 40_000] {
+        let token = format!("tsr1.{}", "A".repeat(len - 5));
+        let piped = format!("{token}\n");
+        let as_arg = tessera(&["verify", "--keys", s(&keys), "--json", &token]);
+        let on_stdin = with_stdin(&["verify", "--keys", s(&keys), "--json", "-"], &piped);
+        assert_eq!(fails(&as_arg, 1), fails(&on_stdin, 1), "{len}");
+        let verdict = json(&stdout(&as_arg));
+        assert_eq!(verdict["error"], "too_large", "{len}");
+        assert_eq!(verdict, json(&stdout(&on_stdin)), "{len}");
+        for json_flag in [false, true] {
+            let mut args = vec!["inspect"];
+            if json_flag {
+                args.push("--json");
+            }
+            let as_arg = tessera(&[args.as_slice(), &[token.as_str()]].concat());
+            let on_stdin = with_stdin(&[args.as_slice(), &["-"]].concat(), &piped);
+            let line = fails(&as_arg, 1);
+            assert!(line.contains("too large"), "{line}");
+            assert_eq!(line, fails(&on_stdin, 1), "{len}");
+            assert_eq!(stdout(&as_arg), stdout(&on_stdin));
+        }
+        let revoke = [
+            "revoke",
+            "--filter",
+            s(&filter),
+            "--keys",
+            s(&keys),
+            "--token",
+        ];
+        let as_arg = tessera(&[revoke.as_slice(), &[token.as_str()]].concat());
+        let on_stdin = with_stdin(&[revoke.as_slice(), &["-"]].concat(), &piped);
+        let line = fails(&as_arg, 1);
+        assert!(line.contains("too large"), "{line}");
+        assert_eq!(line, fails(&on_stdin, 1), "{len}");
+    }
+    // Not a prefix problem: a long text without the prefix is too large too.
+    let long = "x".repeat(9000);
+    let line = fails(&tessera(&["inspect", &long]), 1);
+    assert!(line.contains("too large"), "{line}");
+}
+
+/// `issue` without `--data` makes a token whose data is unit `()` (no
+/// bytes): the library verifies it as `()`, and `verify` and `inspect` show
+/// it plainly, apart from `--data null` (the JSON text "null").
+#[test]
+fn issue_without_data_carries_unit_data() {
+    let dir = Scratch::new("unit-data");
+    let keys = dir.keyset("keys.json");
+    let t0 = 1_800_000_000u64;
+    let now = t0.to_string();
+    let unit = ok(&["issue", "--keys", s(&keys), "--subject", "a", "--now", &now]);
+    let verifier = tessera::Keyset::load(&keys).unwrap().verifier_keyset();
+    let verifier = tessera::Verifier::new(verifier, tessera::Policy::default());
+    let session = verifier.verify_at::<()>(&unit, t0).unwrap();
+    assert_eq!(session.subject(), "a");
+    assert_eq!(
+        verifier.verify_at::<String>(&unit, t0).err(),
+        Some(tessera::Error::DataMismatch)
+    );
+    let v = json(&ok(&[
+        "verify",
+        "--keys",
+        s(&keys),
+        "--json",
+        "--now",
+        &now,
+        &unit,
+    ]));
+    assert_eq!((&v["data"], &v["data_hex"]), (&Value::Null, &json("\"\"")));
+    let text = ok(&["verify", "--keys", s(&keys), "--now", &now, &unit]);
+    let data_line = text.lines().find(|l| l.starts_with("data")).unwrap();
+    assert!(data_line.contains("none"), "{data_line}");
+    // The JSON text `null` is data: it is a string, shown parsed back.
+    let null = ok(&[
+        "issue",
+        "--keys",
+        s(&keys),
+        "--subject",
+        "a",
+        "--now",
+        &now,
+        "--data",
+        "null",
+    ]);
+    assert_eq!(
+        verifier.verify_at::<String>(&null, t0).unwrap().data(),
+        "null"
+    );
+    let v = json(&ok(&[
+        "verify",
+        "--keys",
+        s(&keys),
+        "--json",
+        "--now",
+        &now,
+        &null,
+    ]));
+    assert_eq!(
+        (&v["data"], &v["data_hex"]),
+        (&Value::Null, &json("\"046e756c6c\""))
+    );
+    let text = ok(&["verify", "--keys", s(&keys), "--now", &now, &null]);
+    assert!(
+        text.contains("data        null\n") || text.ends_with("data        null"),
+        "{text}"
+    );
+    // inspect: the same header facts, five bytes fewer of claims.
+    let a = json(&ok(&["inspect", "--json", &unit]));
+    let b = json(&ok(&["inspect", "--json", &null]));
+    assert_eq!(a["key_id"], b["key_id"]);
+    assert_eq!(
+        a["ciphertext_bytes"].as_u64().unwrap() + 5,
+        b["ciphertext_bytes"].as_u64().unwrap()
+    );
+    assert!(ok(&["inspect", &unit]).contains("claims"));
+}
+
+/// `--idle` longer than the maximum lifetime (given or default) is refused
+/// instead of silently cut to it.
+#[test]
+fn idle_longer_than_the_max_lifetime_is_refused() {
+    let dir = Scratch::new("idle");
+    let keys = dir.keyset("keys.json");
+    let issue = |extra: &[&str]| {
+        let mut args = vec![
+            "issue",
+            "--keys",
+            s(&keys),
+            "--subject",
+            "a",
+            "--now",
+            "1800000000",
+        ];
+        args.extend_from_slice(extra);
+        tessera(&args)
+    };
+    for extra in [
+        vec!["--idle", "2h", "--max-lifetime", "1h"],
+        vec!["--idle", "61m", "--max-lifetime", "1h"],
+        vec!["--idle", "13h"],
+    ] {
+        let line = fails(&issue(&extra), 2);
+        assert!(
+            line.contains("--idle") && line.contains("--max-lifetime"),
+            "{line}"
+        );
+    }
+    let expiry = |extra: &[&str]| {
+        let out = issue(extra);
+        assert!(out.status.success(), "{extra:?}: {}", stderr(&out));
+        let token = stdout(&out).trim().to_string();
+        let v = json(&ok(&[
+            "verify",
+            "--keys",
+            s(&keys),
+            "--json",
+            "--now",
+            "1800000000",
+            &token,
+        ]));
+        (
+            v["expires_at"].as_u64().unwrap(),
+            v["deadline"].as_u64().unwrap(),
+        )
+    };
+    let t0 = 1_800_000_000;
+    assert_eq!(
+        expiry(&["--idle", "1h", "--max-lifetime", "1h"]),
+        (t0 + 3600, t0 + 3600)
+    );
+    assert_eq!(expiry(&["--idle", "12h"]), (t0 + 43_200, t0 + 43_200));
+    // The default idle timeout (30m) is the one cut to a shorter lifetime.
+    assert_eq!(expiry(&["--max-lifetime", "10m"]), (t0 + 600, t0 + 600));
+}
+
+/// `--now` past the year 9999, or a deadline that would be, is a usage
+/// error with a clear message, for every command that takes `--now`.
+#[test]
+fn absurd_now_values_are_refused() {
+    let dir = Scratch::new("now");
+    let keys = dir.keyset("keys.json");
+    let filter = dir.path("f.bin");
+    let token = ok(&["issue", "--keys", s(&keys), "--subject", "a"]);
+    let id = "ab".repeat(16);
+    let commands: [Vec<&str>; 4] = [
+        vec!["issue", "--keys", s(&keys), "--subject", "a"],
+        vec!["verify", "--keys", s(&keys), &token],
+        vec!["prune", s(&keys), "--max-lifetime", "12h"],
+        vec![
+            "revoke",
+            "--filter",
+            s(&filter),
+            "--id",
+            &id,
+            "--deadline",
+            "5",
+        ],
+    ];
+    let before = fs::read(&keys).unwrap();
+    for command in &commands {
+        for bad in [
+            "253402300800",
+            "1800000000000",
+            "18446744073709551615",
+            "99999999999999999999999",
+        ] {
+            let args = [command.as_slice(), &["--now", bad]].concat();
+            let line = fails(&tessera(&args), 2);
+            assert!(line.contains("--now") && line.contains("9999"), "{line}");
+        }
+        let args = [command.as_slice(), &["--now", "-5"]].concat();
+        fails(&tessera(&args), 2);
+    }
+    assert_eq!(fs::read(&keys).unwrap(), before);
+    assert!(!filter.exists());
+    let line = fails(
+        &tessera(&["issue", "--keys", s(&keys), "--now", "1800000000000"]),
+        2,
+    );
+    assert!(line.contains("milliseconds"), "{line}");
+    // The last second of 9999 is a time; a deadline after it is refused.
+    let last = "253402300799";
+    let out = tessera(&["verify", "--keys", s(&keys), "--now", last, &token]);
+    assert!(fails(&out, 1).contains("expired"));
+    for extra in [
+        vec!["--now", last],
+        vec!["--now", "253402300000", "--max-lifetime", "1h"],
+        vec!["--now", "1800000000", "--max-lifetime", "213503982334601d"],
+        vec!["--max-lifetime", "213503982334601d"],
+    ] {
+        let args = [commands[0].as_slice(), &extra].concat();
+        let line = fails(&tessera(&args), 2);
+        assert!(
+            line.contains("deadline") && line.contains("9999"),
+            "{extra:?}: {line}"
+        );
+    }
+    let ok_args = [
+        commands[0].as_slice(),
+        &["--now", "253402300000", "--max-lifetime", "10m"],
+    ]
+    .concat();
+    ok(&ok_args);
+}

@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use crate::duration::parse_duration;
+use crate::time::parse_now;
 
 /// Shown after `--help`: what scripts need to know.
 const AFTER_HELP: &str = "\
@@ -99,7 +100,7 @@ kept: they are usually added keys waiting to be promoted."
         #[arg(long, value_name = "DUR", value_parser = parse_duration)]
         max_lifetime: Duration,
         /// Act as if the time were UNIX seconds (for testing and scripting)
-        #[arg(long, value_name = "UNIX")]
+        #[arg(long, value_name = "UNIX", value_parser = parse_now)]
         now: Option<u64>,
     },
     /// Show key ids, states and times of a keyset (never key material)
@@ -124,8 +125,10 @@ kept: they are usually added keys waiting to be promoted."
     /// Issue a token signed by the primary key; prints it
     #[command(long_about = "Issue a token signed by the primary key; prints it.\n\n\
 --data must be JSON. The token carries its text as a string (the data type of tokens \
-issued here is a postcard `String`), and `verify` parses it back. Applications choose \
-their own data types.")]
+issued here is a postcard `String`), and `verify` parses it back. Without --data the \
+token carries unit data `()`, no bytes at all. Applications choose their own data types.\n\n\
+--idle may not be longer than the maximum lifetime, and the session's deadline (now plus \
+the maximum lifetime) may not be after the year 9999.")]
     Issue {
         /// The issuer keyset; `-` for standard input
         #[arg(long, value_name = "FILE")]
@@ -136,7 +139,8 @@ their own data types.")]
         /// Application data, as JSON
         #[arg(long, value_name = "JSON")]
         data: Option<String>,
-        /// Idle timeout (default 30m)
+        /// Idle timeout, at most the maximum lifetime (default 30m, or the
+        /// maximum lifetime if that is shorter)
         #[arg(long, value_name = "DUR", value_parser = parse_duration)]
         idle: Option<Duration>,
         /// Absolute maximum lifetime (default 12h)
@@ -146,7 +150,7 @@ their own data types.")]
         #[arg(long)]
         audience: Option<String>,
         /// Act as if the time were UNIX seconds (for testing and scripting)
-        #[arg(long, value_name = "UNIX")]
+        #[arg(long, value_name = "UNIX", value_parser = parse_now)]
         now: Option<u64>,
     },
     /// Verify a token: exit 0 if valid, 1 with the reason if not
@@ -164,7 +168,7 @@ their own data types.")]
         #[arg(long)]
         json: bool,
         /// Act as if the time were UNIX seconds (for testing and scripting)
-        #[arg(long, value_name = "UNIX")]
+        #[arg(long, value_name = "UNIX", value_parser = parse_now)]
         now: Option<u64>,
         /// The token; `-` for standard input
         token: String,
@@ -183,7 +187,7 @@ their own data types.")]
         #[arg(long, value_name = "FILE")]
         filter: PathBuf,
         /// A currently valid token of the session; `-` for standard input
-        #[arg(long, requires = "keys", required_unless_present = "id")]
+        #[arg(long, requires = "keys")]
         token: Option<String>,
         /// The keyset to verify --token with (issuer or verifier)
         #[arg(long, value_name = "FILE", requires = "token")]
@@ -203,7 +207,7 @@ their own data types.")]
         #[arg(long, value_name = "UNIX", requires = "id")]
         deadline: Option<u64>,
         /// Act as if the time were UNIX seconds (for testing and scripting)
-        #[arg(long, value_name = "UNIX")]
+        #[arg(long, value_name = "UNIX", value_parser = parse_now)]
         now: Option<u64>,
     },
 }

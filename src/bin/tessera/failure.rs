@@ -22,6 +22,12 @@ impl Failure {
         }
     }
 
+    /// Exit code 1: the library rejected the token; the message says what
+    /// commonly causes it (see [`explain`]).
+    pub fn token(error: &tessera::Error) -> Failure {
+        Failure::rejected(explain(error))
+    }
+
     /// Exit code 2: a usage error or a file that cannot be read, written or parsed.
     pub fn usage(message: impl fmt::Display) -> Failure {
         Failure {
@@ -66,5 +72,41 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // One line, whatever the parts contained.
         f.write_str(&self.message.replace(['\n', '\r'], " "))
+    }
+}
+
+/// A rejection's message, with what commonly causes it where the error alone
+/// reads like an attack but is usually a configuration mistake.
+pub fn explain(error: &tessera::Error) -> String {
+    match error {
+        tessera::Error::Invalid => format!(
+            "{error}: forged or damaged, issued under another keyset, or issued for an \
+             audience (pass the same --audience)"
+        ),
+        tessera::Error::UnknownKey => format!(
+            "{error}: the key was retired or disabled, or the token was issued under another \
+             keyset"
+        ),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_and_unknown_key_say_what_commonly_causes_them() {
+        let invalid = explain(&tessera::Error::Invalid);
+        for cause in ["invalid token", "forged", "another keyset", "--audience"] {
+            assert!(invalid.contains(cause), "{invalid}");
+        }
+        assert!(explain(&tessera::Error::UnknownKey).contains("retired"));
+        assert_eq!(explain(&tessera::Error::Expired), "session expired");
+        let line = Failure::token(&tessera::Error::Invalid).to_string();
+        assert!(
+            line.starts_with("token rejected: invalid token: "),
+            "{line}"
+        );
     }
 }

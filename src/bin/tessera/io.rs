@@ -26,6 +26,16 @@ pub fn one_stdin(first: &Path, second: &str) -> Result<(), Failure> {
 /// Reads standard input, refusing more than `limit` bytes. The buffer is
 /// allocated once, so that no copy of a secret is left by a reallocation.
 fn read_stdin(limit: usize, what: &str) -> Result<Zeroizing<String>, Failure> {
+    read_stdin_within(limit, what)?.ok_or_else(|| {
+        Failure::usage(format!(
+            "{what} on standard input is longer than {limit} bytes"
+        ))
+    })
+}
+
+/// Reads standard input as text; `None` if it holds more than `limit` bytes
+/// (of which no more than `limit + 1` are read).
+fn read_stdin_within(limit: usize, what: &str) -> Result<Option<Zeroizing<String>>, Failure> {
     let mut bytes = Zeroizing::new(Vec::with_capacity(limit.saturating_add(1)));
     io::stdin()
         .lock()
@@ -33,12 +43,10 @@ fn read_stdin(limit: usize, what: &str) -> Result<Zeroizing<String>, Failure> {
         .read_to_end(&mut bytes)
         .map_err(|e| Failure::usage(format!("cannot read {what} from standard input: {e}")))?;
     if bytes.len() > limit {
-        return Err(Failure::usage(format!(
-            "{what} on standard input is longer than {limit} bytes"
-        )));
+        return Ok(None);
     }
     match String::from_utf8(core::mem::take(&mut *bytes)) {
-        Ok(text) => Ok(Zeroizing::new(text)),
+        Ok(text) => Ok(Some(Zeroizing::new(text))),
         Err(e) => {
             drop(Zeroizing::new(e.into_bytes()));
             Err(Failure::usage(format!(
@@ -48,16 +56,39 @@ fn read_stdin(limit: usize, what: &str) -> Result<Zeroizing<String>, Failure> {
     }
 }
 
+/// A TOKEN argument, as read.
+pub enum TokenArg {
+    /// The token's text.
+    Text(String),
+    /// Standard input held more than any token and its surrounding
+    /// whitespace can be: rejected as too large, exactly as a token that
+    /// long given as an argument is.
+    TooLarge,
+}
+
+impl TokenArg {
+    /// The token's text, or [`Error::TooLarge`], the verdict the library
+    /// gives a token longer than it accepts.
+    pub fn text(&self) -> Result<&str, Error> {
+        match self {
+            TokenArg::Text(text) => Ok(text),
+            TokenArg::TooLarge => Err(Error::TooLarge),
+        }
+    }
+}
+
 /// A TOKEN argument: the token itself, or `-` for one read from standard
 /// input (surrounding whitespace, such as a final newline, is ignored).
-pub fn read_token(arg: &str) -> Result<String, Failure> {
+pub fn read_token(arg: &str) -> Result<TokenArg, Failure> {
     if arg != "-" {
-        return Ok(arg.to_string());
+        return Ok(TokenArg::Text(arg.to_string()));
     }
     // Room for a token at the library's limit and generous whitespace; a
-    // longer one is rejected by the length check as too large anyway.
-    let text = read_stdin(MAX_TOKEN_LENGTH_LIMIT * 2, "the token")?;
-    Ok(text.trim().to_string())
+    // longer one is too large, however much of it is whitespace.
+    let text = read_stdin_within(MAX_TOKEN_LENGTH_LIMIT * 2, "the token")?;
+    Ok(text.map_or(TokenArg::TooLarge, |text| {
+        TokenArg::Text(text.trim().to_string())
+    }))
 }
 
 /// Either kind of keyset file.
@@ -150,6 +181,15 @@ pub fn print(text: &str) -> Result<(), Failure> {
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
         .map_err(|e| Failure::usage(format!("cannot write to standard output: {e}")))
+}
+
+/// Writes `line` and a newline to standard error: what a command tells
+/// people when its standard output is taken by data (`--out -`).
+pub fn eprintln(line: impl std::fmt::Display) -> Result<(), Failure> {
+    let mut err = io::stderr().lock();
+    writeln!(err, "{line}")
+        .and_then(|()| err.flush())
+        .map_err(|e| Failure::usage(format!("cannot write to standard error: {e}")))
 }
 
 /// Writes `line` and a newline to standard output.

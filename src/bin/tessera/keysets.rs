@@ -11,13 +11,13 @@ use crate::failure::Failure;
 use crate::io::{self, AnyKeyset};
 use crate::time::{now_or, utc};
 
-/// `keygen --out FILE [--force]`: prints the new primary key's id, unless the
-/// keyset itself goes to standard output.
+/// `keygen --out FILE [--force]`: prints the new primary key's id, on
+/// standard error when the keyset itself goes to standard output.
 pub fn keygen(out: &Path, force: bool) -> Result<(), Failure> {
     let keys = Keyset::generate();
     io::write_new(out, force, &keys.to_json(), |path| keys.save(path))?;
     if io::is_stdio(out) {
-        Ok(())
+        io::eprintln(format_args!("new primary key {}", keys.primary()))
     } else {
         io::println(keys.primary())
     }

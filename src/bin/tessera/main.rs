@@ -120,7 +120,8 @@ fn run(command: Command) -> Result<(), Failure> {
                 (None, None, Some(hex), Some(deadline)) => Target::Id { hex, deadline },
                 _ => {
                     return Err(Failure::usage(
-                        "revoke takes --token TOKEN --keys FILE, or --id HEX --deadline UNIX",
+                        "revoke needs the session: --token TOKEN --keys FILE [--audience A], \
+                         or --id HEX --deadline UNIX",
                     ))
                 }
             };

@@ -36,9 +36,11 @@ pub fn revoke(filter: &Path, target: &Target<'_>, now: Option<u64>) -> Result<()
         } => {
             io::one_stdin(keys, token)?;
             let token = io::read_token(token)?;
-            let session = verifier(keys, *audience, None)?
-                .verify_at::<RawData>(&token, now)
-                .map_err(Failure::rejected)?;
+            let verifier = verifier(keys, *audience, None)?;
+            let session = token
+                .text()
+                .and_then(|token| verifier.verify_at::<RawData>(token, now))
+                .map_err(|e| Failure::token(&e))?;
             (session.id(), session.deadline())
         }
         Target::Id { hex, deadline } => {

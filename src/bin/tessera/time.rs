@@ -11,9 +11,34 @@ pub fn now_or(now: Option<u64>) -> u64 {
     })
 }
 
+/// The last second of the year 9999 (9999-12-31T23:59:59Z): the latest
+/// `--now`, and the latest deadline `issue` gives a session.
+pub const LAST: u64 = 253_402_300_799;
+
+/// Parses `--now`: unix seconds, at most [`LAST`].
+///
+/// # Errors
+///
+/// A message for clap to show: not a whole number, or after the year 9999
+/// (milliseconds given for seconds, say).
+pub fn parse_now(text: &str) -> Result<u64, String> {
+    let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    if !digits {
+        return Err(format!(
+            "expected unix seconds, a whole number such as 1750000000, got {text:?}"
+        ));
+    }
+    match text.parse::<u64>() {
+        Ok(unix) if unix <= LAST => Ok(unix),
+        _ => Err(format!(
+            "{text} is after 9999-12-31T23:59:59Z ({LAST}); --now takes unix seconds, \
+             not milliseconds"
+        )),
+    }
+}
+
 /// `2026-11-26T07:00:00Z` for times up to the year 9999, the bare number beyond.
 pub fn utc(unix: u64) -> String {
-    const LAST: u64 = 253_402_300_799; // 9999-12-31T23:59:59Z
     if unix > LAST {
         return unix.to_string();
     }
@@ -48,5 +73,27 @@ mod tests {
         assert_eq!(utc(253_402_300_799), "9999-12-31T23:59:59Z");
         assert_eq!(utc(u64::MAX), u64::MAX.to_string());
         assert_eq!(now_or(Some(5)), 5);
+    }
+
+    #[test]
+    fn now_is_whole_seconds_up_to_the_year_9999() {
+        assert_eq!(parse_now("0"), Ok(0));
+        assert_eq!(parse_now("1750000000"), Ok(1_750_000_000));
+        assert_eq!(parse_now("253402300799"), Ok(LAST));
+        for bad in [
+            "",
+            "-1",
+            "+5",
+            "1.5",
+            " 5",
+            "5s",
+            "253402300800",
+            "1750000000000",
+            "18446744073709551615",
+            "99999999999999999999999",
+        ] {
+            assert!(parse_now(bad).is_err(), "{bad:?}");
+        }
+        assert!(parse_now("1750000000000").unwrap_err().contains("9999"));
     }
 }

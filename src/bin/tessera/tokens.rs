@@ -9,9 +9,9 @@ use serde::de::{Deserialize, Deserializer, SeqAccess, Visitor};
 use serde_json::{json, Value};
 use tessera::{Error, Issuer, Policy, RevocationFilter, Session, Verifier, MAX_TOKEN_LENGTH_LIMIT};
 
-use crate::failure::Failure;
-use crate::io;
-use crate::time::{now_or, utc};
+use crate::failure::{explain, Failure};
+use crate::io::{self, TokenArg};
+use crate::time::{now_or, utc, LAST};
 
 /// What `issue` was asked for.
 pub struct IssueArgs<'a> {
@@ -24,36 +24,68 @@ pub struct IssueArgs<'a> {
     pub now: Option<u64>,
 }
 
-/// `issue`: prints the token. The data is stored as the JSON text itself, a
-/// postcard `String` (see [`RawData`] for how `verify` reads it back).
+/// The maximum lifetime of `Policy::default()`, which `issue` uses unless
+/// given `--max-lifetime`.
+const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(12 * 3600);
+
+/// `issue`: prints the token. `--data` is stored as the JSON text itself, a
+/// postcard `String` (see [`RawData`] for how `verify` reads it back); without
+/// it the data is `()`, which encodes to no bytes.
 pub fn issue(args: &IssueArgs<'_>) -> Result<(), Failure> {
-    let data = args.data.unwrap_or("null");
-    if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(data) {
+    if let Some(Err(e)) = args.data.map(serde_json::from_str::<serde::de::IgnoredAny>) {
         return Err(Failure::usage(format!(
             "--data is not valid JSON (line {} column {})",
             e.line(),
             e.column()
         )));
     }
-    let mut policy = Policy::default();
+    let max_lifetime = args.max_lifetime.unwrap_or(DEFAULT_MAX_LIFETIME);
+    if let Some(idle) = args.idle.filter(|idle| *idle > max_lifetime) {
+        let which = if args.max_lifetime.is_some() {
+            "--max-lifetime"
+        } else {
+            "the default --max-lifetime"
+        };
+        return Err(Failure::usage(format!(
+            "--idle ({}s) is longer than {which} ({}s): a session cannot stay idle longer \
+             than it may live",
+            idle.as_secs(),
+            max_lifetime.as_secs()
+        )));
+    }
+    let now = now_or(args.now);
+    if now
+        .checked_add(max_lifetime.as_secs())
+        .is_none_or(|deadline| deadline > LAST)
+    {
+        return Err(Failure::usage(format!(
+            "the session's deadline, {} plus the maximum lifetime ({}s), would be after \
+             9999-12-31T23:59:59Z: give a smaller --now or --max-lifetime",
+            if args.now.is_some() {
+                "--now"
+            } else {
+                "the current time"
+            },
+            max_lifetime.as_secs()
+        )));
+    }
+    let mut policy = Policy::default()
+        .max_lifetime(max_lifetime)
+        .audience(args.audience.unwrap_or(""));
     if let Some(idle) = args.idle {
         policy = policy.idle_timeout(idle);
     }
-    if let Some(max) = args.max_lifetime {
-        policy = policy.max_lifetime(max);
-    }
-    if let Some(audience) = args.audience {
-        policy = policy.audience(audience);
-    }
     let issuer = Issuer::new(io::load_issuer(args.keys)?, policy);
-    let token = issuer
-        .issue_at(args.subject, &data, now_or(args.now))
-        .map_err(|e| match e {
-            Error::TooLarge => Failure::usage(
-                "the token would be too large for a cookie: shorten --subject or --data",
-            ),
-            other => Failure::usage(format!("cannot issue: {other}")),
-        })?;
+    let issued = match args.data {
+        Some(json) => issuer.issue_at(args.subject, &json, now),
+        None => issuer.issue_at(args.subject, &(), now),
+    };
+    let token = issued.map_err(|e| match e {
+        Error::TooLarge => {
+            Failure::usage("the token would be too large for a cookie: shorten --subject or --data")
+        }
+        other => Failure::usage(format!("cannot issue: {other}")),
+    })?;
     io::println(token)
 }
 
@@ -91,7 +123,11 @@ pub fn verify(args: &VerifyArgs<'_>) -> Result<(), Failure> {
     io::one_stdin(args.keys, args.token)?;
     let verifier = verifier(args.keys, args.audience, args.filter)?;
     let token = io::read_token(args.token)?;
-    match verifier.verify_at::<RawData>(&token, now_or(args.now)) {
+    let now = now_or(args.now);
+    match token
+        .text()
+        .and_then(|token| verifier.verify_at::<RawData>(token, now))
+    {
         Ok(session) if args.json => io::println(session_json(&session)),
         Ok(session) => io::print(&session_text(&session)),
         Err(e) => {
@@ -99,10 +135,10 @@ pub fn verify(args: &VerifyArgs<'_>) -> Result<(), Failure> {
                 io::println(json!({
                     "valid": false,
                     "error": error_code(&e),
-                    "message": e.to_string(),
+                    "message": explain(&e),
                 }))?;
             }
-            Err(Failure::rejected(e))
+            Err(Failure::token(&e))
         }
     }
 }
@@ -118,6 +154,7 @@ fn error_code(e: &Error) -> &'static str {
         Error::NotYetValid => "not_yet_valid",
         Error::Revoked => "revoked",
         Error::TooLarge => "too_large",
+        Error::DataMismatch => "data_mismatch",
         _ => "other",
     }
 }
@@ -131,17 +168,17 @@ fn session_json(s: &Session<RawData>) -> Value {
         "issued_at": s.issued_at(),
         "expires_at": s.expires_at(),
         "deadline": s.deadline(),
-        "data": s.data().as_json(),
+        "data": s.data().as_json().unwrap_or(Value::Null),
         "data_hex": hex(&s.data().0),
     })
 }
 
 fn session_text(s: &Session<RawData>) -> String {
+    let bytes = &s.data().0;
     let data = match s.data().as_json() {
-        Value::Null if !s.data().0.is_empty() => {
-            format!("{} bytes (hex {})", s.data().0.len(), hex(&s.data().0))
-        }
-        value => value.to_string(),
+        Some(value) => value.to_string(),
+        None if bytes.is_empty() => "none (unit data: no bytes)".to_string(),
+        None => format!("{} bytes (hex {})", bytes.len(), hex(bytes)),
     };
     format!(
         "valid\nsubject     {:?}\nsession id  {}\nkey id      {}\nissued at   {} ({})\n\
@@ -173,12 +210,13 @@ fn hex(bytes: &[u8]) -> String {
 pub struct RawData(pub Vec<u8>);
 
 impl RawData {
-    /// The data as JSON if it is what `tessera issue` stores (a postcard
-    /// string holding JSON text), otherwise `null`.
-    fn as_json(&self) -> Value {
+    /// The data as JSON if it is what `tessera issue --data` stores (a
+    /// postcard string holding JSON text), otherwise `None` (unit data, as
+    /// `issue` without `--data` stores, or another application's type).
+    fn as_json(&self) -> Option<Value> {
         match postcard::take_from_bytes::<String>(&self.0) {
-            Ok((text, [])) => serde_json::from_str(&text).unwrap_or(Value::Null),
-            _ => Value::Null,
+            Ok((text, [])) => serde_json::from_str(&text).ok(),
+            _ => None,
         }
     }
 }
@@ -210,17 +248,23 @@ const OVERHEAD: usize = HEADER_LEN + 24 + 16 + 64;
 
 /// `inspect`: what can be read without keys, from the public token format.
 pub fn inspect(token: &str, as_json: bool) -> Result<(), Failure> {
-    let token = io::read_token(token)?;
+    // The length first, as the library checks it: the verdict on a token
+    // too long is the same whether it came as an argument or on stdin.
+    let too_long = || {
+        Failure::rejected(format!(
+            "{}: longer than {MAX_TOKEN_LENGTH_LIMIT} characters",
+            Error::TooLarge
+        ))
+    };
+    let token = match io::read_token(token)? {
+        TokenArg::Text(token) if token.len() <= MAX_TOKEN_LENGTH_LIMIT => token,
+        _ => return Err(too_long()),
+    };
     let Some(encoded) = token.strip_prefix("tsr1.") else {
         return Err(Failure::rejected(
             "not a tessera token (no \"tsr1.\" prefix)",
         ));
     };
-    if token.len() > MAX_TOKEN_LENGTH_LIMIT {
-        return Err(Failure::rejected(format!(
-            "longer than {MAX_TOKEN_LENGTH_LIMIT} characters"
-        )));
-    }
     let mut buf = [0u8; MAX_TOKEN_LENGTH_LIMIT / 4 * 3];
     let body = Base64UrlUnpadded::decode(encoded, &mut buf)
         .map_err(|_| Failure::rejected("not canonical unpadded base64url after \"tsr1.\""))?;
@@ -269,7 +313,7 @@ mod tests {
             .unwrap();
         assert_eq!(session.subject(), "app");
         assert_eq!(session.data().0, postcard::to_allocvec(&data).unwrap());
-        assert_eq!(session.data().as_json(), Value::Null);
+        assert_eq!(session.data().as_json(), None);
 
         let token = issuer.issue_at("unit", &(), 1_800_000_000).unwrap();
         let session = verifier
@@ -282,7 +326,24 @@ mod tests {
         let session = verifier
             .verify_at::<RawData>(&token, 1_800_000_000)
             .unwrap();
-        assert_eq!(session.data().as_json(), serde_json::json!({"a": [1, 2]}));
+        assert_eq!(
+            session.data().as_json(),
+            Some(serde_json::json!({"a": [1, 2]}))
+        );
+        // `--data null` is JSON null, told apart from unit data (no bytes).
+        let token = issuer.issue_at("cli", &"null", 1_800_000_000).unwrap();
+        let session = verifier
+            .verify_at::<RawData>(&token, 1_800_000_000)
+            .unwrap();
+        assert_eq!(session.data().as_json(), Some(Value::Null));
+    }
+
+    #[test]
+    fn the_default_max_lifetime_is_the_policy_default() {
+        assert_eq!(
+            Policy::default().max_lifetime(DEFAULT_MAX_LIFETIME),
+            Policy::default()
+        );
     }
 
     #[test]
@@ -296,6 +357,7 @@ mod tests {
             Error::NotYetValid,
             Error::Revoked,
             Error::TooLarge,
+            Error::DataMismatch,
         ];
         let mut codes: Vec<_> = errors.iter().map(error_code).collect();
         codes.sort_unstable();
