@@ -37,7 +37,7 @@ else:
 ')
 
 # A fresh patched copy of poly1305 and of this working tree (keeping a
-# previous tessera build, if any, to save the rebuild).
+# previous build, if any, to save the rebuild).
 mkdir -p "$work/tessera"
 rm -rf "$work/poly1305"
 cp -r "$src" "$work/poly1305"
@@ -45,10 +45,14 @@ chmod -R u+w "$work/poly1305"
 patch --quiet -d "$work/poly1305" -p1 < "$patch_file"
 # Every file git does not ignore, as it is in the working tree (the scratch
 # copy keeps only its build directory from last time).
-find "$work/tessera" -mindepth 1 -maxdepth 1 ! -name target -exec rm -rf {} +
+find "$work/tessera" -mindepth 1 -maxdepth 1 ! -name target ! -name benches -exec rm -rf {} +
+find "$work/tessera/benches" -mindepth 1 -maxdepth 1 ! -name target -exec rm -rf {} + 2>/dev/null || true
 git ls-files -z --cached --others --exclude-standard |
     tar -C "$root" --null --ignore-failed-read -T - -cf - | tar -C "$work/tessera" -xf -
-printf '\n[patch.crates-io]\npoly1305 = { path = "%s" }\n' "$work/poly1305" >> "$work/tessera/Cargo.toml"
+# Both workspaces: tessera's (for its tests) and the benches crate's own.
+for manifest in "$work/tessera/Cargo.toml" "$work/tessera/benches/Cargo.toml"; do
+    printf '\n[patch.crates-io]\npoly1305 = { path = "%s" }\n' "$work/poly1305" >> "$manifest"
+done
 
 # The patched crate's own tests (run on this CPU, so on the AVX2 backend where
 # it has AVX2), and tessera's XChaCha20-Poly1305 Wycheproof and known-answer

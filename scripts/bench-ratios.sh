@@ -6,9 +6,11 @@
 #   scripts/bench-ratios.sh --no-run     # only read the last run's results
 #   scripts/bench-ratios.sh --table      # also print the BENCHMARKS.md table
 #
-# Reads the medians criterion writes to target/criterion/tokens/*/new/estimates.json.
+# The benches are their own crate in benches/ (with the peers as its
+# dependencies). Reads the medians criterion writes to
+# benches/target/criterion/tokens/*/new/estimates.json.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../benches"
 
 run=1
 table=0

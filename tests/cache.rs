@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::thread;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
+#[cfg(feature = "property-tests")]
 use proptest::prelude::*;
 use tessera::{Error, Issuer, Keyset, Policy, Session, Verifier, DEFAULT_CACHE_CAPACITY};
 
@@ -67,6 +68,9 @@ fn setup() -> Setup {
     }
 }
 
+// Property tests need proptest: `cargo test --all-features` (or
+// `--features property-tests`) runs them.
+#[cfg(feature = "property-tests")]
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 

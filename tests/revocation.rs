@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 
+#[cfg(feature = "property-tests")]
 use proptest::prelude::*;
 use tessera::{Error, Issuer, Keyset, Policy, RevocationFilter, Session, SessionId};
 
@@ -378,6 +379,9 @@ fn verifiers_sharing_a_filter_reject_exactly_the_revoked_sessions() {
     }
 }
 
+// Property tests need proptest: `cargo test --all-features` (or
+// `--features property-tests`) runs them.
+#[cfg(feature = "property-tests")]
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: 32,

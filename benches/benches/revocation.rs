@@ -1,7 +1,7 @@
 //! Revocation filter cost: lookups that hit and miss, and inserts, with 10k
 //! and 1M revocations held (capacity = held, 1%, deadlines over a day).
 //!
-//! `cargo bench --bench revocation -- --warm-up-time 1 --measurement-time 3`
+//! `cd benches && cargo bench --bench revocation -- --warm-up-time 1 --measurement-time 3`
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use tessera::RevocationFilter;
 
-#[path = "../tests/support/ids.rs"]
+#[path = "../../tests/support/ids.rs"]
 mod ids;
 use ids::Rng;
 

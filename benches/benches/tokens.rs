@@ -5,18 +5,18 @@
 //! runs this and prints the ratios.
 //!
 //! ```sh
-//! cargo bench --bench tokens -- --warm-up-time 1 --measurement-time 3
+//! cd benches && cargo bench --bench tokens -- --warm-up-time 1 --measurement-time 3
 //! ```
 //!
 //! Two kinds of result:
 //! - criterion medians, one benchmark after another, named
-//!   `tokens/<party>/<operation>` (under `target/criterion/tokens/`);
+//!   `tokens/<party>/<operation>` (under `benches/target/criterion/tokens/`);
 //! - paired ratios, for the performance targets: the two operations of a ratio
 //!   run in alternating short batches (A B B A ...) and the median of the
 //!   per-round ratios is kept, so load from elsewhere on a shared machine
-//!   slows both sides alike. Written to `target/criterion/tokens/paired.json`.
+//!   slows both sides alike. Written to `benches/target/criterion/tokens/paired.json`.
 //!
-//! Token lengths go to `target/criterion/tokens/<name>.length`.
+//! Token lengths go to `benches/target/criterion/tokens/<name>.length`.
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
