@@ -37,6 +37,7 @@ use crate::Error;
 
 /// The largest keyset file, in bytes, that is read or parsed (1 MiB: some
 /// 2,500 keys). Larger input is refused before parsing.
+#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 pub const MAX_KEYSET_FILE_LEN: usize = 1 << 20;
 
 /// The `format` of an issuer keyset file.
@@ -48,6 +49,7 @@ const VERSION: u64 = 1;
 /// Characters of unpadded base64url for 32 bytes.
 const KEY_CHARS: usize = 43;
 
+#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 impl Keyset {
     /// The keyset as an issuer keyset file (JSON, see docs/FORMAT.md). It holds
     /// every signing key: store it like a private key. Requires the `json`
@@ -146,6 +148,7 @@ impl Keyset {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 impl VerifierKeyset {
     /// The keyset as a verifier keyset file (JSON, see docs/FORMAT.md). It
     /// holds no signing key, but it does hold the decryption keys, which reveal

@@ -1,4 +1,6 @@
 #![doc = include_str!("../README.md")]
+// docs.rs (nightly rustdoc, `--cfg docsrs`) marks feature-gated items.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -22,6 +24,7 @@ mod token;
 mod verifier;
 
 #[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod testing;
 
 pub use claims::{
