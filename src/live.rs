@@ -144,6 +144,7 @@ impl LiveVerifier {
     /// half-written or corrupt file never takes keys away from a running
     /// server.
     #[cfg(feature = "json")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
     pub fn reload_keys(&self, path: impl AsRef<std::path::Path>) -> Result<bool, Error> {
         let keys = VerifierKeyset::load(path)?;
         if keys.to_json() == self.shared.current.load().keys().to_json() {
@@ -222,6 +223,7 @@ impl LiveIssuer {
     /// Whatever [`Keyset::load`] returns for the file. The current keys stay
     /// in use: a bad file never leaves the service without a signing key.
     #[cfg(feature = "json")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
     pub fn reload_keys(&self, path: impl AsRef<std::path::Path>) -> Result<bool, Error> {
         let keys = Keyset::load(path)?;
         if keys.to_json() == self.current.load().keys().to_json() {
