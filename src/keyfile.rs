@@ -594,9 +594,9 @@ mod tests {
     #[test]
     fn format_document_examples_match_the_code() {
         let doc = include_str!("../docs/FORMAT.md");
-        let start = doc.find("<!-- section: keyset files").unwrap();
+        let start = doc.find("\n## Keyset files\n").unwrap();
         let section = &doc[start..];
-        let section = &section[..section.find("<!-- end section -->").unwrap()];
+        let section = &section[..section.find("\n## Revocation snapshots").unwrap()];
         let blocks: Vec<&str> = section
             .split("```json\n")
             .skip(1)
