@@ -13,6 +13,7 @@ mod claims;
 mod ed25519;
 mod error;
 mod files;
+mod guard;
 mod issuer;
 #[cfg(feature = "json")]
 mod keyfile;
@@ -31,6 +32,7 @@ pub use claims::{
     Policy, Session, SessionId, DEFAULT_MAX_TOKEN_LENGTH, MAX_LEEWAY, MAX_TOKEN_LENGTH_LIMIT,
 };
 pub use error::Error;
+pub use guard::{Guard, GuardConfig, GuardCounters, Offender, Rejections};
 pub use issuer::Issuer;
 #[cfg(feature = "json")]
 pub use keyfile::MAX_KEYSET_FILE_LEN;
@@ -52,6 +54,7 @@ mod tests {
         assert_send_sync::<Issuer>();
         assert_send_sync::<Verifier>();
         assert_send_sync::<RevocationFilter>();
+        assert_send_sync::<Guard>();
         assert_send_sync::<Keyset>();
         assert_send_sync::<VerifierKeyset>();
         assert_send_sync::<LiveVerifier>();
