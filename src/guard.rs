@@ -767,10 +767,11 @@ impl Detector {
             self.learn(self.minute_failures as f64);
         }
         // Empty minutes; after a thousand the baseline is zero anyway.
-        for _ in 0..(next - closed - 1).min(1024) {
+        let empty = next - closed - 1;
+        for _ in 0..empty.min(1024) {
             self.learn(0.0);
         }
-        self.learned = self.learned.saturating_add(next - closed - 1);
+        self.learned = self.learned.saturating_add(empty.saturating_sub(1024));
         self.minute = Some(next);
         self.minute_failures = 0;
     }
@@ -852,6 +853,44 @@ mod tests {
             assert!(guard.memory_bytes() <= budget, "{budget}");
             assert!(guard.memory_bytes() > budget * 9 / 10, "{budget}");
         }
+    }
+
+    #[test]
+    fn baseline_warms_up_learns_quiet_minutes_and_skips_anomalies() {
+        let config = GuardConfig::default();
+        let mut d = Detector::new();
+        let t0 = 60 * 1_000;
+        // Warm-up: 1,000 failures in each of the first ten minutes raise nothing.
+        for minute in 0..WARMUP_MINUTES {
+            for _ in 0..1_000 {
+                assert_eq!(d.failure_at(t0 + minute * 60, &config), None);
+            }
+        }
+        assert_eq!(d.learned, WARMUP_MINUTES - 1);
+        // The eleventh minute closes the tenth: the plain average is 1,000.
+        assert_eq!(d.failure_at(t0 + 600, &config), None);
+        assert_eq!((d.learned, d.baseline), (WARMUP_MINUTES, 1_000.0));
+        // An hour later, the quiet minutes have pulled the baseline down.
+        assert_eq!(d.failure_at(t0 + 660 + 3600, &config), None);
+        assert_eq!(d.learned, WARMUP_MINUTES + 61);
+        // A plain average to 32 minutes (10,001 / 32), then 39 minutes at 31/32.
+        let expected = 10_001.0 / 32.0 * (31.0f64 / 32.0).powi(39);
+        assert!((d.baseline - expected).abs() < 1.0, "{}", d.baseline);
+        // Above 10 x baseline + 100: raised once in the minute, not learned.
+        let minute = t0 + 660 + 3660;
+        assert_eq!(d.failure_at(minute, &config), None); // closes the last minute
+        let before = d.baseline;
+        let threshold = (10.0 * before + 100.0) as u64;
+        let raised: Vec<_> = (0..threshold + 10)
+            .filter_map(|_| d.failure_at(minute, &config))
+            .collect();
+        assert_eq!(raised.len(), 1);
+        assert_eq!(raised[0].0, threshold + 1);
+        assert_eq!(d.failure_at(minute + 60, &config), None);
+        assert_eq!(d.baseline, before);
+        // Far in the future: no overflow, baseline back to (about) nothing.
+        assert_eq!(d.failure_at(u64::MAX, &config), None);
+        assert!(d.baseline < 1e-9);
     }
 
     #[test]
