@@ -718,20 +718,34 @@ impl Detector {
             }
             self.offender_window = window;
         }
-        if let Some(slot) = self
-            .offenders
-            .iter_mut()
-            .find(|s| s.count > 0 && s.key == key)
-        {
-            slot.count = slot.count.saturating_add(1);
-            return;
+        // One pass: the client's slot if it has one, else the least counted
+        // (an empty slot has count 0, so it is the least when there is one).
+        let mut least = 0;
+        for (i, slot) in self.offenders.iter().enumerate() {
+            if slot.count > 0 && slot.key == key {
+                least = i;
+                break;
+            }
+            if self
+                .offenders
+                .get(least)
+                .is_some_and(|l| slot.count < l.count)
+            {
+                least = i;
+            }
         }
-        // An empty slot has count 0, so it is the minimum when there is one.
-        if let Some(slot) = self.offenders.iter_mut().min_by_key(|s| s.count) {
-            *slot = Slot {
-                key,
-                count: slot.count.saturating_add(1),
-                overcount: slot.count,
+        if let Some(slot) = self.offenders.get_mut(least) {
+            *slot = if slot.count > 0 && slot.key == key {
+                Slot {
+                    count: slot.count.saturating_add(1),
+                    ..*slot
+                }
+            } else {
+                Slot {
+                    key,
+                    count: slot.count.saturating_add(1),
+                    overcount: slot.count,
+                }
             };
         }
     }
