@@ -476,3 +476,28 @@ fn config_is_clamped_not_trusted_blindly() {
     });
     assert!(tiny.memory_bytes() <= GuardConfig::MIN_MEMORY_BUDGET);
 }
+
+#[test]
+fn many_attackers_block_few_honest_clients() {
+    // 2,000 attacking addresses over the limit: a count-min sketch blocks an
+    // honest client only if each of its 4 cells (of about 16,000 a row)
+    // holds one of them, a chance of (1 - e^(-2000/16346))^4 = 1.7e-4
+    // (docs/guard.md has the figures for other loads).
+    let guard = Guard::new(GuardConfig::default());
+    let mut rng = Rng(8);
+    let attackers: Vec<IpAddr> = (0..2_000).map(|_| rng.v6()).collect();
+    for _ in 0..60 {
+        for a in &attackers {
+            guard.record_failure(*a, T0);
+        }
+    }
+    assert!(attackers.iter().all(|a| guard.is_blocked(*a, T0)));
+    let honest: Vec<IpAddr> = (0..10_000).map(|_| rng.v4()).collect();
+    for h in &honest {
+        guard.record_failure(*h, T0);
+    }
+    let blocked = honest.iter().filter(|h| guard.is_blocked(**h, T0)).count();
+    println!("honest clients blocked beside 2,000 attackers: {blocked} of 10000");
+    // Expected 1.7; more than 100 has a probability far below 1e-12.
+    assert!(blocked <= 100, "{blocked} of 10000 honest clients blocked");
+}
