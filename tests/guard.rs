@@ -57,7 +57,9 @@ fn defaults_are_as_documented() {
     assert_eq!(c.max_new_sessions, 60);
     assert_eq!(c.session_window.as_secs(), SESSION_WINDOW);
     assert!(c.memory_budget <= 1 << 20);
-    assert_eq!(Guard::new(c).config(), c);
+    let guard = Guard::new(c);
+    assert_eq!(guard.config(), c);
+    println!("default guard: {} bytes", guard.memory_bytes());
 }
 
 #[test]
