@@ -181,6 +181,8 @@ pub struct Rejections {
     pub not_yet_valid: u64,
     /// [`Error::Revoked`].
     pub revoked: u64,
+    /// [`Error::DataMismatch`]: a genuine token with another data type.
+    pub data_mismatch: u64,
     /// Any other error.
     pub other: u64,
 }
@@ -197,6 +199,7 @@ impl Rejections {
             self.expired,
             self.not_yet_valid,
             self.revoked,
+            self.data_mismatch,
             self.other,
         ]
         .iter()
@@ -376,9 +379,10 @@ impl Guard {
     /// [`record_failure`](Guard::record_failure)) when only a forger or a
     /// broken client produces it: [`Error::Malformed`],
     /// [`Error::UnsupportedVersion`], [`Error::UnknownKey`], [`Error::Invalid`]
-    /// and [`Error::TooLarge`]. [`Error::Expired`], [`Error::NotYetValid`] and
-    /// [`Error::Revoked`] are only counted: they need a token tessera issued,
-    /// and honest browsers send expired cookies every day. Do not also call
+    /// and [`Error::TooLarge`]. [`Error::Expired`], [`Error::NotYetValid`],
+    /// [`Error::Revoked`] and [`Error::DataMismatch`] are only counted: they
+    /// need a token tessera issued, and honest browsers send expired cookies
+    /// every day. Do not also call
     /// `record_failure` for the same rejection.
     pub fn record_rejection(&self, client: IpAddr, error: &Error, now: u64) {
         let r = &self.counters.rejected;
@@ -391,6 +395,7 @@ impl Guard {
             Error::Expired => (&r.expired, false),
             Error::NotYetValid => (&r.not_yet_valid, false),
             Error::Revoked => (&r.revoked, false),
+            Error::DataMismatch => (&r.data_mismatch, false),
             _ => (&r.other, false),
         };
         bump(counter);
@@ -414,6 +419,7 @@ impl Guard {
                 expired: read(&r.expired),
                 not_yet_valid: read(&r.not_yet_valid),
                 revoked: read(&r.revoked),
+                data_mismatch: read(&r.data_mismatch),
                 other: read(&r.other),
             },
             failures: read(&c.failures),
@@ -509,6 +515,7 @@ struct RejectionCounters {
     expired: AtomicU64,
     not_yet_valid: AtomicU64,
     revoked: AtomicU64,
+    data_mismatch: AtomicU64,
     other: AtomicU64,
 }
 

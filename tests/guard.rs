@@ -363,6 +363,7 @@ fn rejections_are_counted_by_reason_and_only_guesses_held_against_the_client() {
         guard.record_rejection(browser, &Error::Expired, T0);
         guard.record_rejection(browser, &Error::Revoked, T0);
         guard.record_rejection(browser, &Error::NotYetValid, T0);
+        guard.record_rejection(browser, &Error::DataMismatch, T0);
     }
     assert!(!guard.is_blocked(browser, T0));
     let guesses = [
@@ -398,7 +399,8 @@ fn rejections_are_counted_by_reason_and_only_guesses_held_against_the_client() {
         (10, 10, 10, 10, 10)
     );
     assert_eq!(r.other, 1);
-    assert_eq!(r.total(), 3_051);
+    assert_eq!(r.data_mismatch, 1_000);
+    assert_eq!(r.total(), 4_051);
 }
 
 #[test]
