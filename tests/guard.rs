@@ -505,3 +505,29 @@ fn many_attackers_block_few_honest_clients() {
     // Expected 1.7; more than 100 has a probability far below 1e-12.
     assert!(blocked <= 100, "{blocked} of 10000 honest clients blocked");
 }
+
+#[test]
+fn concurrent_failures_are_never_lost() {
+    // 8 threads, 10,000 failures each, one client: exactly 80,000 counted.
+    for (limit, blocked) in [(80_000, true), (80_001, false)] {
+        let guard = Guard::new(GuardConfig {
+            max_failures: limit,
+            ..GuardConfig::default()
+        });
+        let client = ip("192.0.2.99");
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let guard = &guard;
+                s.spawn(move || {
+                    for i in 0..10_000 {
+                        // Two threads a second behind the others.
+                        let now = T0 + i / 1_000 - u64::from(t < 2 && i >= 1_000);
+                        guard.record_failure(client, now);
+                    }
+                });
+            }
+        });
+        assert_eq!(guard.is_blocked(client, T0 + 10), blocked, "limit {limit}");
+        assert_eq!(guard.counters().failures, 80_000);
+    }
+}
