@@ -19,8 +19,8 @@
 //!   room for make counts coarser (more honest clients share cells), never
 //!   memory larger.
 //! * **A keyed hash picks the cells.** The row positions come from one
-//!   64-bit SipHash of the client key under a random 128-bit key drawn from
-//!   the operating system per process (`std`'s [`RandomState`], the hasher
+//!   64-bit SipHash of the client key under a random 128-bit key that comes
+//!   from the operating system's generator (`std`'s [`RandomState`], the hasher
 //!   `HashMap` relies on against hash flooding), split into rows by double
 //!   hashing. An attacker who wants to push an honest client over the limit
 //!   must find addresses that share that client's cell in every row, and
@@ -38,8 +38,9 @@
 //!   cells are recognised by their half-window number and reset on the next
 //!   write: no sweep, no global rotation. Updates are compare-and-swap loops on
 //!   the one word, so concurrent failures are never lost.
-//! * **Offenders and anomalies** sit behind one small mutex that only
-//!   [`Guard::record_failure`] takes (checks stay lock-free): a space-saving
+//! * **Offenders and anomalies** sit behind one small mutex, taken by
+//!   [`Guard::record_failure`] and the reports, never by the checks
+//!   ([`Guard::is_blocked`], [`Guard::allow_new_session`]): a space-saving
 //!   table of [`OFFENDER_SLOTS`] clients, and per-minute failure totals
 //!   against an exponentially weighted baseline. Neither allocates.
 
