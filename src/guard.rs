@@ -436,15 +436,19 @@ impl Guard {
     /// more than 1/64 of the (decayed) failures is in it.
     pub fn top_offenders(&self, n: usize) -> Vec<Offender> {
         let detector = self.detector();
-        let mut slots: Vec<&Slot> = detector.offenders.iter().filter(|s| s.count > 0).collect();
-        slots.sort_by(|a, b| b.count.cmp(&a.count).then(a.key.cmp(&b.key)));
+        let o = &detector.offenders;
+        let mut slots: Vec<(u128, u64, u64)> = (o.keys.iter().zip(&o.counts).zip(&o.overcounts))
+            .filter(|((&key, _), _)| key != NO_CLIENT)
+            .map(|((&key, &count), &overcount)| (key, count, overcount))
+            .collect();
+        slots.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         slots
             .into_iter()
             .take(n)
-            .map(|s| Offender {
-                client: key_addr(s.key),
-                failures: s.count,
-                overcount: s.overcount,
+            .map(|(key, failures, overcount)| Offender {
+                client: key_addr(key),
+                failures,
+                overcount,
             })
             .collect()
     }
@@ -679,17 +683,22 @@ impl Sketch {
     }
 }
 
-/// One entry of the space-saving table; `count == 0` is empty.
-#[derive(Clone, Copy, Default)]
-struct Slot {
-    key: u128,
-    count: u64,
-    overcount: u64,
+/// A key no client has (its low 64 bits are not zero, so not an IPv6 /64;
+/// its high bits are not zero, so not IPv4-mapped): an empty offender slot.
+const NO_CLIENT: u128 = u128::MAX;
+
+/// The space-saving table, one array per field so that finding a client and
+/// finding the least counted slot each scan one small contiguous array.
+/// An empty slot has key [`NO_CLIENT`] and count 0.
+struct Offenders {
+    keys: [u128; OFFENDER_SLOTS],
+    counts: [u64; OFFENDER_SLOTS],
+    overcounts: [u64; OFFENDER_SLOTS],
 }
 
 /// What [`Guard::record_failure`] updates under the lock.
 struct Detector {
-    offenders: [Slot; OFFENDER_SLOTS],
+    offenders: Offenders,
     /// The failure window the offender counts were last decayed to.
     offender_window: u64,
     /// The minute being counted, and its failures so far.
@@ -706,7 +715,11 @@ struct Detector {
 impl Detector {
     fn new() -> Detector {
         Detector {
-            offenders: [Slot::default(); OFFENDER_SLOTS],
+            offenders: Offenders {
+                keys: [NO_CLIENT; OFFENDER_SLOTS],
+                counts: [0; OFFENDER_SLOTS],
+                overcounts: [0; OFFENDER_SLOTS],
+            },
             offender_window: 0,
             minute: None,
             minute_failures: 0,
@@ -718,43 +731,41 @@ impl Detector {
 
     /// Space-saving update for one failure of `key` in failure window `window`.
     fn offend(&mut self, key: u128, window: u64) {
+        let o = &mut self.offenders;
         if window > self.offender_window {
             let shift = (window - self.offender_window).min(63) as u32; // ok: ≤ 63
-            for slot in &mut self.offenders {
-                slot.count >>= shift;
-                slot.overcount >>= shift;
+            for ((count, overcount), key) in
+                o.counts.iter_mut().zip(&mut o.overcounts).zip(&mut o.keys)
+            {
+                *count >>= shift;
+                *overcount >>= shift;
+                if *count == 0 {
+                    *key = NO_CLIENT;
+                }
             }
             self.offender_window = window;
         }
-        // One pass: the client's slot if it has one, else the least counted
-        // (an empty slot has count 0, so it is the least when there is one).
-        let mut least = 0;
-        for (i, slot) in self.offenders.iter().enumerate() {
-            if slot.count > 0 && slot.key == key {
-                least = i;
-                break;
+        if let Some(i) = o.keys.iter().position(|&k| k == key) {
+            if let Some(count) = o.counts.get_mut(i) {
+                *count = count.saturating_add(1);
             }
-            if self
-                .offenders
-                .get(least)
-                .is_some_and(|l| slot.count < l.count)
-            {
-                least = i;
-            }
+            return;
         }
-        if let Some(slot) = self.offenders.get_mut(least) {
-            *slot = if slot.count > 0 && slot.key == key {
-                Slot {
-                    count: slot.count.saturating_add(1),
-                    ..*slot
-                }
-            } else {
-                Slot {
-                    key,
-                    count: slot.count.saturating_add(1),
-                    overcount: slot.count,
-                }
-            };
+        // Space-saving: the newcomer takes the least counted slot (an empty
+        // one when there is one) and inherits its count as a possible overcount.
+        let least =
+            (0..OFFENDER_SLOTS).min_by_key(|&i| o.counts.get(i).copied().unwrap_or(u64::MAX));
+        if let Some(i) = least {
+            let old = o.counts.get(i).copied().unwrap_or(0);
+            if let (Some(k), Some(c), Some(e)) = (
+                o.keys.get_mut(i),
+                o.counts.get_mut(i),
+                o.overcounts.get_mut(i),
+            ) {
+                *k = key;
+                *c = old.saturating_add(1);
+                *e = old;
+            }
         }
     }
 
@@ -829,6 +840,10 @@ mod tests {
         let lo: IpAddr = "::1".parse().unwrap();
         assert_eq!(client_key(lo), 0);
         assert_ne!(client_key(lo), client_key("0.0.0.0".parse().unwrap()));
+        // No address is the empty offender slot's key.
+        let all_ones: IpAddr = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff".parse().unwrap();
+        assert_ne!(client_key(all_ones), NO_CLIENT);
+        assert_ne!(client_key("255.255.255.255".parse().unwrap()), NO_CLIENT);
     }
 
     #[test]
@@ -924,12 +939,22 @@ mod tests {
                 d.offend(7, 0);
             }
         }
-        let heavy = d.offenders.iter().find(|s| s.key == 7).copied().unwrap();
-        assert!(heavy.count >= 1000 && heavy.count - heavy.overcount <= 1000);
+        let slot = |d: &Detector, key: u128| {
+            let o = &d.offenders;
+            let i = o.keys.iter().position(|&k| k == key).unwrap();
+            (o.counts[i], o.overcounts[i])
+        };
+        let (count, overcount) = slot(&d, 7);
+        assert!(count >= 1000 && count - overcount <= 1000);
         // Two windows later every count is a quarter, plus this failure.
         d.offend(7, 2);
-        let after = d.offenders.iter().find(|s| s.key == 7).copied().unwrap();
-        assert_eq!(after.count, heavy.count / 4 + 1);
-        assert_eq!(after.overcount, heavy.overcount / 4);
+        assert_eq!(slot(&d, 7), (count / 4 + 1, overcount / 4));
+        // Slots that decayed to nothing are empty again.
+        d.offend(7, 100);
+        assert_eq!(
+            d.offenders.keys.iter().filter(|&&k| k != NO_CLIENT).count(),
+            1
+        );
+        assert_eq!(slot(&d, 7), (1, 0));
     }
 }
