@@ -21,7 +21,8 @@
 //! * **A keyed hash picks the cells.** The row positions come from one
 //!   64-bit SipHash of the client key under a random 128-bit key that comes
 //!   from the operating system's generator (`std`'s [`RandomState`], the hasher
-//!   `HashMap` relies on against hash flooding), split into rows by double
+//!   `HashMap` relies on against hash flooding: SipHash-1-3 so far, and
+//!   always a keyed hash resistant to flooding), split into rows by double
 //!   hashing. An attacker who wants to push an honest client over the limit
 //!   must find addresses that share that client's cell in every row, and
 //!   without the key cannot compute where anything lands; nothing the guard
