@@ -25,8 +25,9 @@
 //!   always a keyed hash resistant to flooding), split into rows by double
 //!   hashing. An attacker who wants to push an honest client over the limit
 //!   must find addresses that share that client's cell in every row, and
-//!   without the key cannot compute where anything lands; nothing the guard
-//!   returns reveals a position either. SipHash is a pseudorandom function
+//!   without the key cannot compute where anything lands; all it sees is
+//!   whether its own requests are refused, which says nothing about an
+//!   honest client's cells. SipHash is a pseudorandom function
 //!   built for exactly this, and costs tens of nanoseconds; SHA-512 (already
 //!   in the tree) would cost ten times more and buy nothing here.
 //! * **Time in half windows.** Each cell packs a 24-bit half-window number
