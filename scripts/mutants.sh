@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Mutation testing (issue 5): how many deliberate bugs in the security-critical
 # modules do the tests catch? Not run in CI: it takes tens of minutes (on two
-# busy cores: claims.rs 5 to 10 minutes, revocation.rs about 18).
+# busy cores: claims.rs 5 to 10 minutes, the revocation filter about 18).
 #
 #   scripts/mutants.sh                    # token, ed25519, claims, keys, revocation
 #   scripts/mutants.sh src/claims.rs      # one module
@@ -23,7 +23,7 @@
 #       summary still counts every mutant since the last full run. Mutant
 #       names carry line numbers: iterate only after changes to tests, or
 #       below the code, or the shifted mutants are tested again)
-#   MUTANTS_ARGS="--shard 0/2 --sharding round-robin" scripts/mutants.sh src/revocation.rs
+#   MUTANTS_ARGS="--shard 0/2 --sharding round-robin" scripts/mutants.sh src/revocation/mod.rs
 #       (every other mutant, for a module too large to finish in one sitting)
 # and MUTANTS_TIMEOUT sets the per-mutant test timeout (default 30 s: the
 # unmutated test runs take under 10 s; a mutant that makes an operation loop
@@ -37,7 +37,8 @@ fi
 
 files=("$@")
 if [ ${#files[@]} -eq 0 ]; then
-    files=(src/token.rs src/ed25519.rs src/claims.rs src/keys.rs src/revocation.rs)
+    files=(src/token.rs src/ed25519.rs src/claims.rs src/keys.rs
+        src/revocation/mod.rs src/revocation/bloom.rs src/revocation/snapshot.rs)
 fi
 
 # The test targets that exercise a module: for the token format, every target
@@ -62,7 +63,7 @@ tests_for() {
     src/ed25519.rs)
         echo --lib --test wycheproof --test known_answers --test fuzz_replay
         ;;
-    src/revocation.rs)
+    src/revocation/*)
         echo --lib --test allocations --test api --test cache --test cli --test fuzz_replay \
             --test limits --test revocation --test tamper
         ;;
@@ -75,7 +76,8 @@ count() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
 total_caught=0
 total_viable=0
 for file in "${files[@]}"; do
-    name=$(basename "$file" .rs)
+    # src/revocation/mod.rs -> revocation-mod
+    name=$(echo "${file#src/}" | sed 's/\.rs$//; s#/#-#g')
     out="mutants.out.d/$name"
     mkdir -p "$out"
     echo "== $file"

@@ -1,0 +1,256 @@
+//! Snapshots: the versioned, CRC-checked byte format of docs/FORMAT.md, and
+//! the files that hold it.
+
+use std::io::Read;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::bloom::{Block, SubFilter, BLOCK_BYTES, MAX_K};
+use super::{Generation, RevocationFilter, MAX_FP_RATE};
+use crate::Error;
+
+/// The longest snapshot [`RevocationFilter::load`] reads (256 MiB): far above
+/// any real filter (a million revocations at 1% take about 2.2 MB), and a
+/// bound on what a hostile file can make a verifier allocate.
+pub const MAX_SNAPSHOT_LEN: usize = 256 << 20;
+
+pub(super) const SNAPSHOT_MAGIC: &[u8; 4] = b"TSRV";
+pub(super) const SNAPSHOT_VERSION: u8 = 1;
+pub(super) const CHECK_LEN: usize = 4;
+
+impl RevocationFilter {
+    /// A versioned binary snapshot with a CRC-32 integrity check; the format is
+    /// in docs/FORMAT.md. Revocations made while it is taken may or may not be
+    /// in it.
+    pub fn to_snapshot(&self) -> Vec<u8> {
+        let table = self.read();
+        let mut out = Vec::new();
+        out.extend_from_slice(SNAPSHOT_MAGIC);
+        out.push(SNAPSHOT_VERSION);
+        out.extend_from_slice(&self.capacity.to_le_bytes());
+        out.extend_from_slice(&self.fp_rate.to_bits().to_le_bytes());
+        out.extend_from_slice(&(table.len() as u64).to_le_bytes());
+        for generation in table.iter() {
+            out.extend_from_slice(&generation.bucket.to_le_bytes());
+            out.extend_from_slice(&(generation.chain().count() as u64).to_le_bytes());
+            for sub in generation.chain() {
+                out.extend_from_slice(&sub.capacity.to_le_bytes());
+                let count = sub.count.load(Ordering::Relaxed);
+                out.extend_from_slice(&count.to_le_bytes());
+                out.extend_from_slice(&sub.fp_target.to_bits().to_le_bytes());
+                out.extend_from_slice(&sub.k.to_le_bytes());
+                out.extend_from_slice(&(sub.blocks.len() as u64).to_le_bytes());
+                for word in sub.blocks.iter().flat_map(|b| &b.0) {
+                    out.extend_from_slice(&word.load(Ordering::Relaxed).to_le_bytes());
+                }
+            }
+        }
+        let check = crc32(&out);
+        out.extend_from_slice(&check.to_le_bytes());
+        out
+    }
+
+    /// Loads a snapshot made by [`to_snapshot`](Self::to_snapshot), with the
+    /// capacity, rate and revocations it was taken with.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CorruptSnapshot`] for anything that is not an intact snapshot
+    /// of this version: wrong magic or version, failed check, truncated, extra
+    /// bytes, or values out of range. Never a partial or empty filter.
+    /// Allocation is bounded by the length of `bytes`.
+    pub fn from_snapshot(bytes: &[u8]) -> Result<RevocationFilter, Error> {
+        let (content, check) = bytes
+            .split_last_chunk::<CHECK_LEN>()
+            .ok_or(Error::CorruptSnapshot)?;
+        if crc32(content) != u32::from_le_bytes(*check) {
+            return Err(Error::CorruptSnapshot);
+        }
+        let mut input = Reader(content);
+        if input.take(SNAPSHOT_MAGIC.len())? != SNAPSHOT_MAGIC
+            || input.take(1)? != [SNAPSHOT_VERSION]
+        {
+            return Err(Error::CorruptSnapshot);
+        }
+        let capacity = input.u64()?;
+        let fp_rate = input.f64()?;
+        let capacity = usize::try_from(capacity).map_err(|_| Error::CorruptSnapshot)?;
+        let filter = RevocationFilter::new(capacity, fp_rate);
+        if filter.capacity != capacity as u64 || filter.fp_rate.to_bits() != fp_rate.to_bits() {
+            return Err(Error::CorruptSnapshot);
+        }
+        let generations = input.count(GENERATION_MIN_BYTES)?;
+        let mut table = Vec::with_capacity(generations);
+        for _ in 0..generations {
+            let generation = input.generation()?;
+            if table
+                .last()
+                .is_some_and(|g: &Arc<Generation>| g.bucket >= generation.bucket)
+            {
+                return Err(Error::CorruptSnapshot);
+            }
+            table.push(Arc::new(generation));
+        }
+        if !input.0.is_empty() {
+            return Err(Error::CorruptSnapshot);
+        }
+        filter.generations.store(Arc::new(table));
+        Ok(filter)
+    }
+}
+
+/// Bytes of the smallest generation and sub-filter records, to bound counts by
+/// the input before allocating for them.
+pub(super) const SUB_FILTER_MIN_BYTES: usize = 8 + 8 + 8 + 4 + 8 + BLOCK_BYTES;
+pub(super) const GENERATION_MIN_BYTES: usize = 8 + 8 + SUB_FILTER_MIN_BYTES;
+
+/// Reads a snapshot front to back; every read fails on missing bytes.
+pub(super) struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], Error> {
+        if n > self.0.len() {
+            return Err(Error::CorruptSnapshot);
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], Error> {
+        let (head, rest) = self
+            .0
+            .split_first_chunk::<N>()
+            .ok_or(Error::CorruptSnapshot)?;
+        self.0 = rest;
+        Ok(*head)
+    }
+
+    fn u64(&mut self) -> Result<u64, Error> {
+        self.array().map(u64::from_le_bytes)
+    }
+
+    fn f64(&mut self) -> Result<f64, Error> {
+        self.u64().map(f64::from_bits)
+    }
+
+    /// A count of records of at least `min_bytes` each, refused if the rest of
+    /// the input could not hold them.
+    fn count(&mut self, min_bytes: usize) -> Result<usize, Error> {
+        let count = usize::try_from(self.u64()?).map_err(|_| Error::CorruptSnapshot)?;
+        match count.checked_mul(min_bytes) {
+            Some(needed) if needed <= self.0.len() => Ok(count),
+            _ => Err(Error::CorruptSnapshot),
+        }
+    }
+
+    fn generation(&mut self) -> Result<Generation, Error> {
+        let bucket = self.u64()?;
+        let subs = self.count(SUB_FILTER_MIN_BYTES)?;
+        let mut chain = Vec::with_capacity(subs);
+        for _ in 0..subs {
+            chain.push(self.sub_filter()?);
+        }
+        // Link newest to oldest; the oldest is the generation's `first`.
+        let mut first: Option<SubFilter> = None;
+        for sub in chain.into_iter().rev() {
+            if let Some(newer) = first.take() {
+                sub.next
+                    .set(Box::new(newer))
+                    .map_err(|_| Error::CorruptSnapshot)?;
+            }
+            first = Some(sub);
+        }
+        let first = first.ok_or(Error::CorruptSnapshot)?;
+        Ok(Generation { bucket, first })
+    }
+
+    fn sub_filter(&mut self) -> Result<SubFilter, Error> {
+        let capacity = self.u64()?;
+        let count = self.u64()?;
+        let fp_target = self.f64()?;
+        let k = u32::from_le_bytes(self.array()?);
+        let blocks = self.count(BLOCK_BYTES)?;
+        let valid = capacity >= 1
+            && count <= capacity
+            && fp_target > 0.0
+            && fp_target <= MAX_FP_RATE
+            && (1..=MAX_K).contains(&k)
+            && blocks >= 1;
+        if !valid {
+            return Err(Error::CorruptSnapshot);
+        }
+        // `count` checked that the blocks are all there.
+        let blocks = (0..blocks)
+            .map(|_| {
+                let mut block = Block::default();
+                for word in &mut block.0 {
+                    *word.get_mut() = self.u64()?;
+                }
+                Ok(block)
+            })
+            .collect::<Result<_, Error>>()?;
+        Ok(SubFilter::with_blocks(
+            blocks, k, capacity, fp_target, count,
+        ))
+    }
+}
+
+impl RevocationFilter {
+    /// Writes a snapshot to `path` atomically (temporary file, fsync, rename;
+    /// mode 0600): a reader never sees a half-written snapshot.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the file cannot be written; the previous file is then intact.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), Error> {
+        Ok(crate::files::write_atomic(
+            path.as_ref(),
+            &self.to_snapshot(),
+        )?)
+    }
+
+    /// Reads a snapshot from `path`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the file cannot be read, [`Error::CorruptSnapshot`] if
+    /// it is not an intact snapshot or is longer than [`MAX_SNAPSHOT_LEN`]
+    /// (checked while reading, so a huge file is never read whole).
+    pub fn load(path: impl AsRef<Path>) -> Result<RevocationFilter, Error> {
+        let file = std::fs::File::open(path)?;
+        let mut bytes = Vec::new();
+        file.take(MAX_SNAPSHOT_LEN as u64 + 1)
+            .read_to_end(&mut bytes)?;
+        if bytes.len() > MAX_SNAPSHOT_LEN {
+            return Err(Error::CorruptSnapshot);
+        }
+        RevocationFilter::from_snapshot(&bytes)
+    }
+}
+
+/// CRC-32 (IEEE 802.3, reflected), a byte at a time from a table built at
+/// compile time.
+pub(super) fn crc32(bytes: &[u8]) -> u32 {
+    const TABLE: [u32; 256] = {
+        let mut table = [0u32; 256];
+        let mut i = 0;
+        while i < 256 {
+            let mut crc = i as u32;
+            let mut bit = 0;
+            while bit < 8 {
+                crc = (crc >> 1) ^ (0xEDB8_8320 & (crc & 1).wrapping_neg());
+                bit += 1;
+            }
+            table[i] = crc;
+            i += 1;
+        }
+        table
+    };
+    let mut crc = !0u32;
+    for &byte in bytes {
+        crc = (crc >> 8) ^ TABLE[usize::from((crc as u8) ^ byte)];
+    }
+    !crc
+}

@@ -1,0 +1,527 @@
+//! Unit tests of the filter's internals: sizes, bit layout, growth rules,
+//! snapshot parsing.
+
+use super::bloom::*;
+use super::snapshot::*;
+use super::*;
+use crate::Error;
+
+use super::test_ids::Rng as Ids;
+
+/// The generation for `bucket`.
+fn generation_of(f: &RevocationFilter, bucket: u64) -> Arc<Generation> {
+    f.generation(bucket).expect("a live generation")
+}
+
+#[test]
+fn a_new_generation_starts_with_one_small_sub_filter_at_half_the_rate() {
+    // Capacity 10 is below the first sub-filter's 64 ids, so that
+    // sub-filter takes the largest part of the budget: half of 1%.
+    let f = RevocationFilter::new(10, 0.01);
+    f.revoke(SessionId([1; 16]), 5);
+    f.revoke(SessionId([2; 16]), 6);
+    f.revoke(SessionId([9; 16]), 7200);
+    assert_eq!(
+        format!("{f:?}"),
+        "RevocationFilter { capacity: 10, fp_rate: 0.01, generations: 2, held: 3 }"
+    );
+    let (k, per_block) = design(0.005);
+    // 64 ids at 0.5% need two blocks (about 44.5 ids each); the
+    // sub-filter then holds what two whole blocks hold.
+    assert_eq!(k, 7);
+    assert_eq!((64.0 / per_block).ceil(), 2.0);
+    for (bucket, count) in [(0, 2), (2, 1)] {
+        let g = generation_of(&f, bucket);
+        assert_eq!(g.chain().count(), 1);
+        let s = &g.first;
+        assert_eq!((s.k, s.blocks.len(), s.fp_target), (7, 2, 0.005));
+        assert_eq!(s.capacity, (2.0 * per_block) as u64);
+        assert_eq!(s.capacity, 89);
+        assert_eq!(s.count.load(Ordering::Relaxed), count);
+    }
+    assert!(f.generation(1).is_none());
+    // Header 29 bytes, then per generation 16 and per sub-filter 36 bytes
+    // plus its blocks, then the 4-byte check.
+    assert_eq!(f.to_snapshot().len(), 29 + 2 * (16 + 36 + 2 * 64) + 4);
+}
+
+#[test]
+fn a_sub_filter_takes_exactly_its_capacity_in_slots() {
+    let s = SubFilter::with_blocks(vec![Block::default()].into(), 3, 3, 0.01, 0);
+    assert!(s.try_reserve() && s.try_reserve() && s.try_reserve());
+    assert!(!s.try_reserve());
+    assert!(!s.try_reserve());
+    assert_eq!(s.count.load(Ordering::Relaxed), 3);
+    let full = SubFilter::with_blocks(vec![Block::default()].into(), 3, 5, 0.01, 5);
+    assert!(!full.try_reserve());
+}
+
+/// An id whose block index bits are `high` and whose low bits give the
+/// nine-bit positions `positions`, first position lowest.
+fn id_at(high: u64, positions: &[u32]) -> SessionId {
+    let mut bits = u128::from(high) << 64;
+    for (i, &p) in positions.iter().enumerate() {
+        bits |= u128::from(p) << (9 * i);
+    }
+    SessionId(bits.to_le_bytes())
+}
+
+fn words(block: &Block) -> [u64; BLOCK_WORDS] {
+    std::array::from_fn(|i| block.0[i].load(Ordering::Relaxed))
+}
+
+#[test]
+fn an_id_sets_exactly_its_k_bits_in_the_block_its_high_bits_pick() {
+    let blocks = || (0..4).map(|_| Block::default()).collect();
+    let s = SubFilter::with_blocks(blocks(), 3, 100, 0.01, 0);
+    // The top quarter of the high bits picks the last of four blocks.
+    let id = id_at(u64::MAX, &[5, 64 + 7, 511]);
+    s.insert(&id);
+    for (i, block) in s.blocks.iter().enumerate() {
+        let expected = if i == 3 {
+            [1 << 5, 1 << 7, 0, 0, 0, 0, 0, 1 << 63]
+        } else {
+            [0; BLOCK_WORDS]
+        };
+        assert_eq!(words(block), expected, "block {i}");
+    }
+    assert!(s.contains(&id));
+    // Bits past the first k positions are not positions.
+    assert!(s.contains(&SessionId(
+        (u128::from_le_bytes(id.0) | (0x7ff << 27)).to_le_bytes()
+    )));
+    // One position off, or another block: not there.
+    assert!(!s.contains(&id_at(u64::MAX, &[5, 64 + 7, 510])));
+    assert!(!s.contains(&id_at(u64::MAX, &[4, 64 + 7, 511])));
+    assert!(!s.contains(&id_at(u64::MAX, &[5, 64 + 6, 511])));
+    assert!(!s.contains(&id_at(0, &[5, 64 + 7, 511])));
+
+    // Multiply-shift: each quarter of the high bits picks its own block.
+    for (high, index) in [
+        (0, 0),
+        ((1 << 62) - 1, 0),
+        (1 << 62, 1),
+        (u64::MAX / 2, 1),
+        (1 << 63, 2),
+        (3 << 62, 3),
+    ] {
+        let s = SubFilter::with_blocks(blocks(), 2, 100, 0.01, 0);
+        let id = id_at(high, &[100, 200]);
+        s.insert(&id);
+        let set: Vec<usize> = (0..4).filter(|&i| words(&s.blocks[i]) != [0; 8]).collect();
+        assert_eq!(set, [index], "high bits {high:#x}");
+        assert_eq!(words(&s.blocks[index])[1..4], [1 << 36, 0, 1 << 8]);
+        assert!(s.contains(&id));
+    }
+}
+
+#[test]
+fn the_design_is_the_densest_over_every_k() {
+    // The largest load each `k` can take at `target`, found by a finer
+    // bisection than `design`'s, over the whole block.
+    fn densest(target: f64, k: u32) -> f64 {
+        let (mut low, mut high) = (0.0f64, f64::from(BLOCK_BITS));
+        for _ in 0..60 {
+            let mid = (low + high) / 2.0;
+            if blocked_fp_rate(mid, k) <= target {
+                low = mid;
+            } else {
+                high = mid;
+            }
+        }
+        low
+    }
+    let targets = [
+        0.5, 0.3, 0.25, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001, 1e-4, 1e-5, 1e-6, 1e-7, 1e-9,
+    ];
+    for target in targets {
+        let (k, per_block) = design(target);
+        assert!(blocked_fp_rate(per_block, k) <= target, "{target}");
+        // Within `design`'s precision of the densest load for its `k`:
+        // 2^-18 of its bisection's interval, whose upper end (the
+        // unblocked filter's load) is less than twice the answer.
+        let error = 1.0 - per_block / densest(target, k);
+        assert!((0.0..0.5f64.powi(17)).contains(&error), "{target}: {error}");
+        // ...and no other `k` packs more ids.
+        for other in 1..=MAX_K {
+            assert!(
+                densest(target, other) <= per_block * (1.0 + 1e-4),
+                "{target}: k = {other} beats k = {k}"
+            );
+        }
+    }
+    assert_eq!(design(0.5).0, 1);
+    assert_eq!(design(0.01).0, 6);
+    assert_eq!(design(1e-5).0, MAX_K);
+}
+
+#[test]
+fn blocked_rate_matches_its_closed_form() {
+    // With `n` ids in the probed block (Poisson with mean `load`), a given
+    // bit stays clear with probability `c^n`, `c = (1 - 1/512)^k`, so the
+    // rate is `E[(1 - c^n)^k]` = `sum_j C(k, j) (-1)^j exp(-load (1 - c^j))`.
+    for k in 1..=MAX_K {
+        let c = (1.0 - 1.0 / f64::from(BLOCK_BITS)).powi(k as i32);
+        for load in [0.001, 0.5, 1.0, 10.0, 44.5, 100.0, 354.9, 512.0] {
+            let mut binomial = 1.0;
+            let mut exact = 0.0;
+            for j in 0..=k {
+                let sign = if j % 2 == 0 { 1.0 } else { -1.0 };
+                exact += sign * binomial * (-load * (1.0 - c.powi(j as i32))).exp();
+                binomial = binomial * f64::from(k - j) / f64::from(j + 1);
+            }
+            let rate = blocked_fp_rate(load, k);
+            assert!(
+                (rate - exact).abs() <= 1e-12 + exact.abs() * 1e-7,
+                "k {k}, load {load}: {rate} against {exact}"
+            );
+        }
+    }
+}
+
+/// Checks every sub-filter of `generation` against the growth rules in
+/// the module docs, given the revocations held in other generations
+/// (`elsewhere`) and the live generations (`live`, this one included)
+/// while it grew. Returns how often each sizing bound decided a size:
+/// (the lower bound, the upper bound, past capacity).
+fn check_growth(
+    f: &RevocationFilter,
+    generation: &Generation,
+    elsewhere: u64,
+    live: u64,
+) -> (usize, usize, usize) {
+    let mut bounds = (0, 0, 0);
+    let mut holds = 0u64;
+    let mut spent = 0.0;
+    let subs: Vec<&SubFilter> = generation.chain().collect();
+    for (i, s) in subs.iter().enumerate() {
+        let held = elsewhere + holds;
+        let share = f.capacity.saturating_sub(held) / live;
+        let (size, expected) = if i == 0 {
+            (MIN_SUB_CAPACITY, share)
+        } else if held < f.capacity {
+            if share < holds / 4 {
+                bounds.0 += 1;
+            } else if share > holds {
+                bounds.1 += 1;
+            }
+            (share.clamp(holds / 4, holds).max(MIN_SUB_CAPACITY), share)
+        } else {
+            bounds.2 += 1;
+            (holds, holds)
+        };
+        let part = (size as f64 / expected.max(1) as f64).clamp(1.0 / 1024.0, 0.5);
+        let target = ((f.fp_rate - spent) * part).max(MIN_FP_TARGET);
+        assert_eq!(s.fp_target, target, "sub-filter {i}");
+        let (k, per_block) = design(target);
+        let blocks = (size as f64 / per_block).ceil() as usize;
+        assert_eq!((s.k, s.blocks.len()), (k, blocks), "sub-filter {i}");
+        assert_eq!(s.capacity, size.max((blocks as f64 * per_block) as u64));
+        let count = s.count.load(Ordering::Relaxed);
+        if i + 1 < subs.len() {
+            assert_eq!(count, s.capacity, "sub-filter {i} grew before it was full");
+        } else {
+            assert!(count >= 1 && count <= s.capacity);
+        }
+        holds += count;
+        spent += s.fp_target;
+    }
+    assert!(spent < f.fp_rate, "{spent}");
+    assert_eq!(generation.held(), holds);
+    bounds
+}
+
+#[test]
+fn one_generation_grows_by_its_share_then_doubles_past_capacity() {
+    // Capacity 89 is what the first sub-filter holds: at the first growth
+    // exactly the capacity is held, and the generation doubles.
+    for (capacity, ids) in [(1000, 3000), (89, 400), (100_000, 2000)] {
+        let f = RevocationFilter::new(capacity, 0.01);
+        let mut rng = Ids(u64::try_from(capacity).unwrap());
+        let revoked: Vec<SessionId> = (0..ids).map(|_| rng.id()).collect();
+        for id in &revoked {
+            f.revoke(*id, 7);
+        }
+        assert!(revoked.iter().all(|id| f.is_revoked(*id, 7)));
+        let g = generation_of(&f, 0);
+        let bounds = check_growth(&f, &g, 0, 1);
+        // What each case is there for.
+        match capacity {
+            1000 => assert!(bounds.0 > 0 && bounds.1 > 0 && bounds.2 > 0, "{bounds:?}"),
+            89 => assert_eq!(g.first.capacity, 89),
+            _ => assert!(bounds.1 > 0, "{bounds:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_generation_shares_the_unused_capacity_with_the_live_ones() {
+    let f = RevocationFilter::new(2000, 0.01);
+    let mut rng = Ids(11);
+    for _ in 0..700 {
+        f.revoke(rng.id(), 10);
+    }
+    let first = generation_of(&f, 0);
+    let before = first.held();
+    check_growth(&f, &first, 0, 1);
+    // The second generation grows while the first holds `before` and
+    // both are live.
+    for _ in 0..3000 {
+        f.revoke(rng.id(), 3 * BUCKET_SECS);
+    }
+    let second = generation_of(&f, 3);
+    let bounds = check_growth(&f, &second, before, 2);
+    assert!(bounds.0 > 0 && bounds.1 > 0 && bounds.2 > 0, "{bounds:?}");
+    assert_eq!(
+        format!("{f:?}"),
+        format!(
+            "RevocationFilter {{ capacity: 2000, fp_rate: 0.01, generations: 2, held: {} }}",
+            before + second.held()
+        )
+    );
+}
+
+#[test]
+fn a_truncated_header_is_corrupt() {
+    let f = RevocationFilter::new(1, 0.5);
+    f.revoke(SessionId([1; 16]), 5);
+    let snap = f.to_snapshot();
+    let body = &snap[..snap.len() - CHECK_LEN];
+    // A minimal filter: one generation, one sub-filter of one block.
+    assert_eq!(body.len(), 29 + GENERATION_MIN_BYTES);
+    let back = RevocationFilter::from_snapshot(&snap).unwrap();
+    assert!(back.is_revoked(SessionId([1; 16]), 5));
+    // Every prefix, re-sealed so that only the parser can refuse it.
+    for len in 0..body.len() {
+        assert_eq!(
+            RevocationFilter::from_snapshot(&sealed(body[..len].to_vec())).err(),
+            Some(Error::CorruptSnapshot),
+            "len {len}"
+        );
+    }
+    // A sub-filter without blocks.
+    let mut empty = body[..body.len() - 8 - BLOCK_BYTES].to_vec();
+    empty.extend_from_slice(&0u64.to_le_bytes());
+    assert_eq!(
+        RevocationFilter::from_snapshot(&sealed(empty)).err(),
+        Some(Error::CorruptSnapshot)
+    );
+}
+
+#[test]
+fn every_snapshot_is_one_more_than_a_multiple_of_four_bytes_long() {
+    // 33 bytes of header and check, then records of 16, 36 and 64 bytes:
+    // no snapshot is `MAX_SNAPSHOT_LEN` (a multiple of four) or one byte
+    // shorter, so `load` reading one byte past the limit and refusing
+    // what is longer never turns away a snapshot it could have read.
+    assert_eq!(MAX_SNAPSHOT_LEN % 4, 0);
+    let f = RevocationFilter::new(50, 0.01);
+    let mut rng = Ids(5);
+    for n in 0..300u64 {
+        if n % 10 == 0 {
+            // Kilobytes (checked first: a mis-sized filter would make
+            // the snapshots below slow rather than wrong).
+            assert!(f.memory_bytes() < 16 * 1024, "{}", f.memory_bytes());
+            assert_eq!(f.to_snapshot().len() % 4, 1, "after {n} revocations");
+        }
+        f.revoke(rng.id(), n * 100);
+    }
+    assert_eq!(f.to_snapshot().len() % 4, 1);
+}
+
+#[test]
+fn record_sizes_are_the_format_s() {
+    // docs/FORMAT.md: a sub-filter record is capacity, count, fp target
+    // (8 bytes each), k (4), the block count (8) and at least one block;
+    // a generation adds its bucket and sub-filter count (8 each).
+    assert_eq!(SUB_FILTER_MIN_BYTES, 100);
+    assert_eq!(GENERATION_MIN_BYTES, 116);
+}
+
+#[test]
+fn crc32_known_answer() {
+    assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+    assert_eq!(crc32(b""), 0);
+}
+
+#[test]
+fn prune_keeps_revocations_through_the_leeway() {
+    let f = RevocationFilter::new(10, 0.01);
+    let id = SessionId([3; 16]);
+    // Bucket 0 holds deadlines 0..=3599.
+    f.revoke(id, 1000);
+    f.prune(3599 + 3600);
+    assert!(f.is_revoked(id, 1000));
+    f.prune(3599 + 3601);
+    assert!(!f.is_revoked(id, 1000));
+}
+
+#[test]
+fn is_expired_never_overflows_at_the_end_of_time() {
+    assert!(!is_expired(bucket_of(u64::MAX), u64::MAX - 1));
+    assert!(!is_expired(bucket_of(u64::MAX), u64::MAX));
+    assert!(!is_expired(bucket_of(u64::MAX - 3600), u64::MAX));
+    assert!(is_expired(bucket_of(u64::MAX - 3 * 3600), u64::MAX));
+    assert!(is_expired(0, 7200));
+    assert!(!is_expired(0, 7199));
+}
+
+#[test]
+fn design_meets_its_target_with_few_bits() {
+    // Blocks cost a little over the classic optimum, more at low rates.
+    for (target, overhead) in [(0.01, 1.05), (0.001, 1.1), (1e-5, 1.35)] {
+        let (k, per_block) = design(target);
+        assert!(blocked_fp_rate(per_block, k) <= target);
+        let bits_per_id = f64::from(BLOCK_BITS) / per_block;
+        let optimum = -target.log2() / std::f64::consts::LN_2;
+        assert!(bits_per_id < optimum * overhead, "{target}: {bits_per_id}");
+    }
+    // The tightest target the budget allows is met; unreachable ones get
+    // the sparsest design.
+    let (k, per_block) = design(MIN_FP_TARGET);
+    assert!(blocked_fp_rate(per_block, k) <= MIN_FP_TARGET);
+    assert!(per_block > 1e-3, "{per_block}");
+    assert_eq!(design(1e-300), (MAX_K, 1e-3));
+}
+
+#[test]
+fn blocked_rate_matches_the_textbook_limits() {
+    assert_eq!(blocked_fp_rate(0.0, 3), 0.0);
+    // One id per block with one bit: a random probe hits it 1/512 of the time.
+    let one = blocked_fp_rate(1e-9, 1) / 1e-9;
+    assert!((one - 1.0 / 512.0).abs() < 1e-6, "{one}");
+}
+
+#[test]
+fn an_empty_filter_allocates_nothing_and_a_huge_one_starts_small() {
+    let f = RevocationFilter::new(usize::MAX, f64::NAN);
+    // The struct and the empty table's Arc: reference counts and the Vec.
+    let empty_table = 2 * size_of::<usize>() + size_of::<Vec<Arc<Generation>>>();
+    assert_eq!(
+        f.memory_bytes(),
+        size_of::<RevocationFilter>() + empty_table
+    );
+    assert!(!f.is_revoked(SessionId([0; 16]), 0));
+    f.revoke(SessionId([1; 16]), 0);
+    assert!(f.is_revoked(SessionId([1; 16]), 0));
+    assert!(f.memory_bytes() < 1024, "{}", f.memory_bytes());
+}
+
+#[test]
+fn every_single_byte_corruption_and_truncation_is_rejected() {
+    let f = RevocationFilter::new(10, 0.01);
+    f.revoke(SessionId([1; 16]), 5);
+    f.revoke(SessionId([2; 16]), 6);
+    f.revoke(SessionId([9; 16]), 7200);
+    let snap = f.to_snapshot();
+    // Two generations of one two-block sub-filter each (see
+    // `a_new_generation_starts_with_one_small_sub_filter_at_half_the_rate`).
+    // Checked first: the loop below parses the snapshot about 4 times
+    // per byte, so a mis-sized filter would make it run for hours.
+    assert_eq!(snap.len(), 393);
+    for i in 0..snap.len() {
+        for delta in [1u8, 0x80, 0xff] {
+            let mut bad = snap.clone();
+            bad[i] ^= delta;
+            assert!(RevocationFilter::from_snapshot(&bad).is_err(), "byte {i}");
+        }
+        assert!(
+            RevocationFilter::from_snapshot(&snap[..i]).is_err(),
+            "len {i}"
+        );
+    }
+    let mut longer = snap.clone();
+    longer.push(0);
+    assert!(RevocationFilter::from_snapshot(&longer).is_err());
+    let back = RevocationFilter::from_snapshot(&snap).unwrap();
+    assert!(back.is_revoked(SessionId([1; 16]), 5));
+    assert!(back.is_revoked(SessionId([2; 16]), 6));
+    assert!(back.is_revoked(SessionId([9; 16]), 7200));
+    assert!(!back.is_revoked(SessionId([3; 16]), 6));
+    assert_eq!(back.to_snapshot(), snap);
+}
+
+/// Re-signs a snapshot body so that only the parser's own checks can
+/// reject it.
+fn sealed(mut body: Vec<u8>) -> Vec<u8> {
+    let check = crc32(&body);
+    body.extend_from_slice(&check.to_le_bytes());
+    body
+}
+
+#[test]
+fn hostile_counts_are_refused_before_allocating() {
+    let mut body = Vec::new();
+    body.extend_from_slice(SNAPSHOT_MAGIC);
+    body.push(SNAPSHOT_VERSION);
+    body.extend_from_slice(&100u64.to_le_bytes());
+    body.extend_from_slice(&0.01f64.to_bits().to_le_bytes());
+    // Claims 2^60 generations in a few bytes.
+    let mut huge = body.clone();
+    huge.extend_from_slice(&(1u64 << 60).to_le_bytes());
+    assert_eq!(
+        RevocationFilter::from_snapshot(&sealed(huge)).err(),
+        Some(Error::CorruptSnapshot)
+    );
+    // One generation claiming u64::MAX sub-filters, then one sub-filter
+    // claiming a huge block count.
+    let mut many = body.clone();
+    many.extend_from_slice(&1u64.to_le_bytes());
+    many.extend_from_slice(&0u64.to_le_bytes());
+    let mut subs = many.clone();
+    subs.extend_from_slice(&u64::MAX.to_le_bytes());
+    subs.extend_from_slice(&[0; GENERATION_MIN_BYTES]);
+    assert!(RevocationFilter::from_snapshot(&sealed(subs)).is_err());
+    many.extend_from_slice(&1u64.to_le_bytes());
+    many.extend_from_slice(&64u64.to_le_bytes()); // capacity
+    many.extend_from_slice(&0u64.to_le_bytes()); // count
+    many.extend_from_slice(&0.01f64.to_bits().to_le_bytes());
+    many.extend_from_slice(&4u32.to_le_bytes());
+    let mut blocks = many.clone();
+    blocks.extend_from_slice(&(u64::MAX / 2).to_le_bytes());
+    blocks.extend_from_slice(&[0; BLOCK_BYTES]);
+    assert!(RevocationFilter::from_snapshot(&sealed(blocks)).is_err());
+    // The same with one honest block parses.
+    many.extend_from_slice(&1u64.to_le_bytes());
+    many.extend_from_slice(&[0; BLOCK_BYTES]);
+    let f = RevocationFilter::from_snapshot(&sealed(many)).unwrap();
+    assert!(!f.is_revoked(SessionId([5; 16]), 10));
+}
+
+#[test]
+fn out_of_range_fields_are_refused_even_when_the_check_passes() {
+    let f = RevocationFilter::new(100, 0.01);
+    f.revoke(SessionId([4; 16]), 10);
+    f.revoke(SessionId([4; 16]), 5000);
+    let snap = f.to_snapshot();
+    let body = &snap[..snap.len() - CHECK_LEN];
+    let header = 4 + 1 + 8 + 8 + 8;
+    let sub = header + 8 + 8;
+    let mut cases: Vec<(usize, Vec<u8>)> = vec![
+        (4, vec![0]),                                    // version 0
+        (4, vec![2]),                                    // a future version
+        (5, 0u64.to_le_bytes().to_vec()),                // capacity 0
+        (13, f64::NAN.to_bits().to_le_bytes().to_vec()), // fp rate
+        (13, 0.9f64.to_bits().to_le_bytes().to_vec()),
+        (sub, 0u64.to_le_bytes().to_vec()), // sub-filter capacity 0
+        (sub + 8, u64::MAX.to_le_bytes().to_vec()), // count > capacity
+        (sub + 16, 0f64.to_bits().to_le_bytes().to_vec()), // fp target 0
+        (sub + 24, 0u32.to_le_bytes().to_vec()), // k = 0
+        (sub + 24, 11u32.to_le_bytes().to_vec()), // k > MAX_K
+    ];
+    // Generations out of order: give the second the first's bucket.
+    let second = body.len()
+        - (8 + 8 + SUB_FILTER_MIN_BYTES - BLOCK_BYTES)
+        - f.read()[1].first.blocks.len() * BLOCK_BYTES;
+    cases.push((second, 0u64.to_le_bytes().to_vec()));
+    for (at, bytes) in cases {
+        let mut bad = body.to_vec();
+        bad[at..at + bytes.len()].copy_from_slice(&bytes);
+        assert_eq!(
+            RevocationFilter::from_snapshot(&sealed(bad)).err(),
+            Some(Error::CorruptSnapshot),
+            "at {at}"
+        );
+    }
+    assert!(RevocationFilter::from_snapshot(&sealed(body.to_vec())).is_ok());
+}
