@@ -2,7 +2,7 @@
 //! false-positive rate and memory it promises, pruning, snapshots and
 //! concurrency. Every random input comes from a fixed seed.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 
@@ -313,6 +313,79 @@ fn two_revokers_racing_growth_lose_nothing() {
     for half in &halves {
         assert!(half.iter().all(|&(id, d)| filter.is_revoked(id, d)));
     }
+}
+
+/// The `n`th revocation of the snapshots-while-revoking test:
+/// 2000 ids per deadline hour, one hour after another.
+fn nth_revocation(n: u64) -> (SessionId, u64) {
+    (Rng(n).id(), T0 + n / 2000 * HOUR)
+}
+
+#[test]
+fn snapshots_taken_while_revocations_arrive_always_load_and_hold_what_came_before() {
+    // One thread revokes without pause, 2000 ids per deadline hour, so the
+    // newest generation grows a sub-filter every few hundred ids (a small
+    // capacity: past it, chains double), and prunes hours it has left
+    // behind. The other snapshots and loads in a loop: every snapshot must
+    // load, and hold every revocation that had returned before it began and
+    // was not pruned by the time it ended.
+    let filter = Arc::new(RevocationFilter::new(1000, 1e-6));
+    let done = Arc::new(AtomicU64::new(0));
+    let pruned_below = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let revoker = {
+        let (filter, done) = (Arc::clone(&filter), Arc::clone(&done));
+        let (pruned_below, stop) = (Arc::clone(&pruned_below), Arc::clone(&stop));
+        thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let (id, deadline) = nth_revocation(n);
+                filter.revoke(id, deadline);
+                n += 1;
+                done.store(n, Ordering::Release);
+                if n % 2000 == 0 && n >= 4 * 2000 {
+                    // Keep the last two hours (a small filter makes snapshots
+                    // fast, so many are taken): forget every revocation below
+                    // `n - 4000`, announced before it is forgotten.
+                    let keep_from = n - 2 * 2000;
+                    pruned_below.store(keep_from, Ordering::Release);
+                    filter.prune(nth_revocation(keep_from).1 - HOUR - 1);
+                }
+            }
+            n
+        })
+    };
+    let started = std::time::Instant::now();
+    let mut snapshots = 0;
+    while started.elapsed() < std::time::Duration::from_secs(4) {
+        let before = done.load(Ordering::Acquire);
+        let snapshot = filter.to_snapshot();
+        let floor = pruned_below.load(Ordering::Acquire);
+        let copy = match RevocationFilter::from_snapshot(&snapshot) {
+            Ok(copy) => copy,
+            Err(e) => {
+                stop.store(true, Ordering::Relaxed);
+                panic!(
+                    "snapshot {snapshots} ({} bytes) does not load: {e}",
+                    snapshot.len()
+                );
+            }
+        };
+        for n in floor..before {
+            let (id, deadline) = nth_revocation(n);
+            assert!(
+                copy.is_revoked(id, deadline),
+                "snapshot {snapshots} lost revocation {n}"
+            );
+        }
+        snapshots += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let revoked = revoker.join().unwrap();
+    println!("{snapshots} snapshots while {revoked} revocations arrived");
+    // The revoker made many generations grow while snapshots were taken.
+    assert!(revoked > 20 * 2000, "{revoked}");
+    assert!(snapshots > 20, "{snapshots}");
 }
 
 #[test]

@@ -22,7 +22,8 @@ pub(super) const CHECK_LEN: usize = 4;
 impl RevocationFilter {
     /// A versioned binary snapshot with a CRC-32 integrity check; the format is
     /// in docs/FORMAT.md. Revocations made while it is taken may or may not be
-    /// in it.
+    /// in it; every revocation that returned before it began is in it, and it
+    /// always loads.
     pub fn to_snapshot(&self) -> Vec<u8> {
         let table = self.read();
         let mut out = Vec::new();
@@ -33,8 +34,15 @@ impl RevocationFilter {
         out.extend_from_slice(&(table.len() as u64).to_le_bytes());
         for generation in table.iter() {
             out.extend_from_slice(&generation.bucket.to_le_bytes());
-            out.extend_from_slice(&(generation.chain().count() as u64).to_le_bytes());
+            // One walk of the chain writes the sub-filters and counts them;
+            // the count goes into the slot reserved before them. (Counting
+            // in a walk of its own let a `revoke` that grew the chain in
+            // between write one sub-filter more than the count said.)
+            let count_at = out.len();
+            out.extend_from_slice(&0u64.to_le_bytes());
+            let mut subs = 0u64;
             for sub in generation.chain() {
+                subs += 1;
                 out.extend_from_slice(&sub.capacity.to_le_bytes());
                 let count = sub.count.load(Ordering::Relaxed);
                 out.extend_from_slice(&count.to_le_bytes());
@@ -44,6 +52,9 @@ impl RevocationFilter {
                 for word in sub.blocks.iter().flat_map(|b| &b.0) {
                     out.extend_from_slice(&word.load(Ordering::Relaxed).to_le_bytes());
                 }
+            }
+            if let Some(slot) = out.get_mut(count_at..count_at + 8) {
+                slot.copy_from_slice(&subs.to_le_bytes());
             }
         }
         let check = crc32(&out);
