@@ -1212,3 +1212,75 @@ fn absurd_now_values_are_refused() {
     .concat();
     ok(&ok_args);
 }
+
+/// CRC-32/IEEE, bit by bit (the snapshot format's check).
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in bytes {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = (crc >> 1) ^ (0xEDB8_8320 & (crc & 1).wrapping_neg());
+        }
+    }
+    !crc
+}
+
+/// A snapshot with a valid check whose one generation chains `links`
+/// sub-filters of one empty block each (docs/FORMAT.md), then `junk`.
+fn hostile_snapshot(links: u64, junk: &[u8]) -> Vec<u8> {
+    let mut body = b"TSRV\x01".to_vec();
+    body.extend_from_slice(&1000u64.to_le_bytes());
+    body.extend_from_slice(&0.01f64.to_bits().to_le_bytes());
+    body.extend_from_slice(&1u64.to_le_bytes());
+    body.extend_from_slice(&0u64.to_le_bytes());
+    body.extend_from_slice(&links.to_le_bytes());
+    let mut sub = Vec::new();
+    sub.extend_from_slice(&64u64.to_le_bytes());
+    sub.extend_from_slice(&64u64.to_le_bytes());
+    sub.extend_from_slice(&1e-4f64.to_bits().to_le_bytes());
+    sub.extend_from_slice(&4u32.to_le_bytes());
+    sub.extend_from_slice(&1u64.to_le_bytes());
+    sub.extend_from_slice(&[0; 64]);
+    for _ in 0..links {
+        body.extend_from_slice(&sub);
+    }
+    body.extend_from_slice(junk);
+    let check = crc32(&body);
+    body.extend_from_slice(&check.to_le_bytes());
+    body
+}
+
+#[test]
+fn hostile_snapshots_are_a_clear_error_for_verify_and_revoke() {
+    // 10 MB with 100,000 sub-filters in one chain, and the same with a byte
+    // of trailing junk: both once aborted the process (a stack overflow
+    // dropping the chain).
+    let dir = Scratch::new("hostile-snapshot");
+    let keys = dir.keyset("keys.json");
+    let token = ok(&["issue", "--keys", s(&keys), "--subject", "mallory"]);
+    let files = [
+        ("chain.bin", hostile_snapshot(100_000, b"")),
+        ("junk.bin", hostile_snapshot(100_000, b"\0")),
+    ];
+    for (name, bytes) in files {
+        assert!(bytes.len() > 10_000_000);
+        let path = dir.path(name);
+        fs::write(&path, &bytes).unwrap();
+        let verify = tessera(&["verify", "--keys", s(&keys), "--filter", s(&path), &token]);
+        let line = fails(&verify, 2);
+        assert!(line.contains("corrupt revocation snapshot"), "{line}");
+        assert!(line.contains(name), "{line}");
+        let revoke = tessera(&[
+            "revoke",
+            "--filter",
+            s(&path),
+            "--token",
+            &token,
+            "--keys",
+            s(&keys),
+        ]);
+        let line = fails(&revoke, 2);
+        assert!(line.contains("corrupt revocation snapshot"), "{line}");
+        assert_eq!(fs::read(&path).unwrap(), bytes, "{name} was changed");
+    }
+}

@@ -134,6 +134,17 @@ impl SubFilter {
     }
 }
 
+impl Drop for SubFilter {
+    /// Unlinks the newer sub-filters one at a time: the default drop would
+    /// recurse once per link of the chain.
+    fn drop(&mut self) {
+        let mut next = self.next.take();
+        while let Some(mut sub) = next {
+            next = sub.next.take();
+        }
+    }
+}
+
 /// Bit positions per id and ids per block for a blocked filter whose rate,
 /// when full, is at most `fp_target`: the `k` that packs the most ids.
 pub(super) fn design(fp_target: f64) -> (u32, f64) {

@@ -71,6 +71,40 @@ pub use self::snapshot::MAX_SNAPSHOT_LEN;
 /// Width of a generation, in seconds of deadline.
 const BUCKET_SECS: u64 = 3600;
 
+/// The most sub-filters growth can chain in one generation (178): more are
+/// refused in snapshots and never built.
+///
+/// A generation's first sub-filter holds at least [`MIN_SUB_CAPACITY`] ids,
+/// and it grows only once its newest sub-filter is full, by one that holds at
+/// least a quarter of what the generation holds (and at least
+/// `MIN_SUB_CAPACITY`): what a chain holds grows by a quarter or more per
+/// link. Past this length the full sub-filters alone would hold more than
+/// `u64::MAX` ids, which no count reaches. A lookup that misses probes each
+/// sub-filter once, so this also bounds a lookup.
+const MAX_CHAIN: usize = max_chain();
+
+/// [`MAX_CHAIN`], from the growth rules: the longest chain whose full
+/// sub-filters, each as small as growth allows, hold at most `u64::MAX` ids.
+const fn max_chain() -> usize {
+    // A chain of `links` sub-filters, all but the newest full, holds `full`.
+    let mut links = 2;
+    let mut full = MIN_SUB_CAPACITY;
+    loop {
+        let grown = if full / 4 > MIN_SUB_CAPACITY {
+            full / 4
+        } else {
+            MIN_SUB_CAPACITY
+        };
+        match full.checked_add(grown) {
+            Some(more) => {
+                full = more;
+                links += 1;
+            }
+            None => return links,
+        }
+    }
+}
+
 /// Ids the first sub-filter of a generation holds.
 const MIN_SUB_CAPACITY: u64 = 64;
 /// Largest and smallest part of its generation's unspent false-positive
@@ -187,10 +221,20 @@ impl RevocationFilter {
             return;
         }
         let mut sub = &generation.first;
+        // The position of `sub` in the chain, from 1.
+        let mut link = 1;
         loop {
             if let Some(next) = sub.next.get() {
                 sub = next;
+                link += 1;
             } else if sub.try_reserve() {
+                sub.insert(&id);
+                return;
+            } else if link >= MAX_CHAIN {
+                // A chain this long holds more ids than a count can say, so
+                // only a hostile snapshot gets here: the id goes into the
+                // full sub-filter (raising its rate, never losing the id),
+                // so the chain, and lookups, stay bounded.
                 sub.insert(&id);
                 return;
             } else {

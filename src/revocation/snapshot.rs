@@ -6,8 +6,8 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::bloom::{Block, SubFilter, BLOCK_BYTES, MAX_K};
-use super::{Generation, RevocationFilter, MAX_FP_RATE};
+use super::bloom::{Block, SubFilter, BLOCK_BITS, BLOCK_BYTES, MAX_K};
+use super::{Generation, RevocationFilter, MAX_CHAIN, MAX_FP_RATE};
 use crate::Error;
 
 /// The longest snapshot [`RevocationFilter::load`] reads (256 MiB): far above
@@ -159,6 +159,11 @@ impl<'a> Reader<'a> {
     fn generation(&mut self) -> Result<Generation, Error> {
         let bucket = self.u64()?;
         let subs = self.count(SUB_FILTER_MIN_BYTES)?;
+        // Longer chains are never built: refused before anything is
+        // allocated for them.
+        if subs > MAX_CHAIN {
+            return Err(Error::CorruptSnapshot);
+        }
         let mut chain = Vec::with_capacity(subs);
         for _ in 0..subs {
             chain.push(self.sub_filter()?);
@@ -188,7 +193,13 @@ impl<'a> Reader<'a> {
             && fp_target > 0.0
             && fp_target <= MAX_FP_RATE
             && (1..=MAX_K).contains(&k)
-            && blocks >= 1;
+            && blocks >= 1
+            // A block holds fewer ids than it has bits at any rate; a larger
+            // capacity would make the sub-filter grown after it huge.
+            && u64::try_from(blocks)
+                .ok()
+                .and_then(|b| b.checked_mul(u64::from(BLOCK_BITS)))
+                .is_some_and(|bits| capacity <= bits);
         if !valid {
             return Err(Error::CorruptSnapshot);
         }

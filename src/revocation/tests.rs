@@ -525,3 +525,131 @@ fn out_of_range_fields_are_refused_even_when_the_check_passes() {
     }
     assert!(RevocationFilter::from_snapshot(&sealed(body.to_vec())).is_ok());
 }
+
+#[test]
+fn the_longest_chain_is_what_growth_can_build() {
+    // Recomputed without overflow: the smallest sub-filters growth may
+    // chain (a quarter of what the full ones hold, at least 64 ids) and what
+    // the full ones hold, until that passes what a u64 count can say.
+    let mut full = u128::from(MIN_SUB_CAPACITY);
+    let mut links = 1;
+    while full <= u128::from(u64::MAX) {
+        full += (full / 4).max(u128::from(MIN_SUB_CAPACITY));
+        links += 1;
+    }
+    assert_eq!(MAX_CHAIN, links);
+    assert_eq!(MAX_CHAIN, 178);
+}
+
+/// A snapshot body (unsealed) of one generation (bucket 0) whose chain has
+/// `links` sub-filters of one empty block each, every one full at
+/// `capacity` ids.
+fn chain_body(links: usize, capacity: u64) -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend_from_slice(SNAPSHOT_MAGIC);
+    body.push(SNAPSHOT_VERSION);
+    body.extend_from_slice(&1000u64.to_le_bytes());
+    body.extend_from_slice(&0.01f64.to_bits().to_le_bytes());
+    body.extend_from_slice(&1u64.to_le_bytes());
+    body.extend_from_slice(&0u64.to_le_bytes());
+    body.extend_from_slice(&(links as u64).to_le_bytes());
+    let mut sub = Vec::new();
+    sub.extend_from_slice(&capacity.to_le_bytes());
+    sub.extend_from_slice(&capacity.to_le_bytes());
+    sub.extend_from_slice(&1e-4f64.to_bits().to_le_bytes());
+    sub.extend_from_slice(&4u32.to_le_bytes());
+    sub.extend_from_slice(&1u64.to_le_bytes());
+    sub.extend_from_slice(&[0; BLOCK_BYTES]);
+    assert_eq!(sub.len(), SUB_FILTER_MIN_BYTES);
+    for _ in 0..links {
+        body.extend_from_slice(&sub);
+    }
+    body
+}
+
+#[test]
+fn the_longest_legal_chain_loads_and_one_more_link_is_refused() {
+    let longest = RevocationFilter::from_snapshot(&sealed(chain_body(MAX_CHAIN, 64))).unwrap();
+    assert_eq!(generation_of(&longest, 0).chain().count(), MAX_CHAIN);
+    assert_eq!(
+        RevocationFilter::from_snapshot(&sealed(chain_body(MAX_CHAIN + 1, 64))).err(),
+        Some(Error::CorruptSnapshot)
+    );
+    // Every link is full, so a revocation would grow the chain: it goes into
+    // the newest sub-filter instead, the chain stays as long, and the
+    // filter's snapshot still loads.
+    let mut rng = Ids(3);
+    let ids: Vec<SessionId> = (0..50).map(|_| rng.id()).collect();
+    for id in &ids {
+        longest.revoke(*id, 10);
+    }
+    let g = generation_of(&longest, 0);
+    assert_eq!(g.chain().count(), MAX_CHAIN);
+    let newest = g.chain().last().unwrap();
+    assert_eq!(newest.count.load(Ordering::Relaxed), 64);
+    assert!(ids.iter().all(|id| newest.contains(id)));
+    let back = RevocationFilter::from_snapshot(&longest.to_snapshot()).unwrap();
+    assert!(ids.iter().all(|id| back.is_revoked(*id, 10)));
+    // One link short of the limit, the chain grows by one sub-filter.
+    let shorter = RevocationFilter::from_snapshot(&sealed(chain_body(MAX_CHAIN - 1, 64))).unwrap();
+    shorter.revoke(ids[0], 10);
+    let g = generation_of(&shorter, 0);
+    assert_eq!(g.chain().count(), MAX_CHAIN);
+    assert_eq!(g.chain().last().unwrap().count.load(Ordering::Relaxed), 1);
+}
+
+#[test]
+fn hostile_chains_of_hundreds_of_thousands_of_links_are_refused() {
+    // 10 MB with 100,000 sub-filters, the same with one byte of trailing
+    // junk, and 300,000 links: once these loaded (the last made each lookup
+    // walk the whole chain) or overflowed the stack when the chain was
+    // dropped, aborting the process. Now refused before any sub-filter is
+    // built.
+    let ten_mb = chain_body(100_000, 64);
+    assert!(ten_mb.len() > 10_000_000);
+    let mut junk = ten_mb.clone();
+    junk.push(0);
+    for body in [ten_mb, junk, chain_body(300_000, 64)] {
+        assert_eq!(
+            RevocationFilter::from_snapshot(&sealed(body)).err(),
+            Some(Error::CorruptSnapshot)
+        );
+    }
+}
+
+#[test]
+fn a_sub_filter_holds_at_most_as_many_ids_as_its_blocks_have_bits() {
+    // One block, 512 bits: 512 ids load, 513 are refused (a filter grown
+    // after a sub-filter claiming 2^63 ids in one block would be huge).
+    assert!(RevocationFilter::from_snapshot(&sealed(chain_body(1, 512))).is_ok());
+    for capacity in [513, u64::MAX] {
+        assert_eq!(
+            RevocationFilter::from_snapshot(&sealed(chain_body(1, capacity))).err(),
+            Some(Error::CorruptSnapshot),
+            "{capacity}"
+        );
+    }
+}
+
+#[test]
+fn dropping_a_long_chain_does_not_recurse() {
+    // 200,000 links of no blocks, dropped on a thread with a 256 KiB stack:
+    // a drop that recursed once per link would need megabytes of it.
+    let mut head = SubFilter::with_blocks(Box::new([]), 1, 1, 0.5, 1);
+    for _ in 0..200_000 {
+        let older = SubFilter::with_blocks(Box::new([]), 1, 1, 0.5, 1);
+        assert!(older.next.set(Box::new(head)).is_ok());
+        head = older;
+    }
+    let generation = Generation {
+        bucket: 0,
+        first: head,
+    };
+    assert_eq!(generation.chain().count(), 200_001);
+    std::thread::Builder::new()
+        .stack_size(256 << 10)
+        .spawn(move || drop(generation))
+        .unwrap()
+        .join()
+        .unwrap();
+}
