@@ -59,6 +59,10 @@ pub enum Error {
     SessionIdFormat,
     /// A revocation snapshot is corrupt, truncated, or not a snapshot at all.
     CorruptSnapshot,
+    /// A revocation by session id alone was asked to cover a range of
+    /// deadlines longer than [`MAX_REVOKE_WINDOW`](crate::MAX_REVOKE_WINDOW);
+    /// nothing was revoked. Give the session's deadline instead.
+    RevocationWindow,
     /// Reading or writing a file failed.
     Io(std::io::ErrorKind),
     /// A disabled key cannot be promoted; enable it (and ship the verifier
@@ -104,6 +108,9 @@ impl fmt::Display for Error {
             Error::Data => "session data could not be encoded",
             Error::Rng => "the operating system's random number generator failed",
             Error::CorruptSnapshot => "corrupt revocation snapshot",
+            Error::RevocationWindow => {
+                "revocation by id covers more than 366 days of deadlines; give the deadline"
+            }
             Error::DisabledKey => "a disabled key cannot be promoted; enable it first",
             Error::IssuerKeyset => {
                 "this is an issuer keyset (it holds signing keys); verifiers need the \

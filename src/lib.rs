@@ -38,7 +38,7 @@ pub use issuer::Issuer;
 pub use keyfile::MAX_KEYSET_FILE_LEN;
 pub use keys::{KeyId, KeyInfo, KeyState, Keyset, VerifierKeyset};
 pub use live::{LiveIssuer, LiveVerifier};
-pub use revocation::{RevocationFilter, MAX_SNAPSHOT_LEN};
+pub use revocation::{RevocationFilter, MAX_REVOKE_WINDOW, MAX_SNAPSHOT_LEN};
 pub use verifier::{
     Verifier, DEFAULT_CACHE_CAPACITY, DEFAULT_REVOCATION_CAPACITY, DEFAULT_REVOCATION_FP_RATE,
 };

@@ -251,8 +251,66 @@ impl Verifier {
 
     /// Revokes a session by id; `deadline` is the session's deadline, after
     /// which the revocation may be forgotten.
+    ///
+    /// `deadline` must be the session's exact deadline (as
+    /// [`Session::deadline`] gives it): lookups probe only the hour it falls
+    /// in, so another hour's deadline revokes nothing. Knowing only the id,
+    /// use [`revoke_id_any`](Self::revoke_id_any).
     pub fn revoke_id(&self, id: SessionId, deadline: u64) {
         self.revocations.revoke(id, deadline);
+    }
+
+    /// Revokes a session knowing only its id (from a log, say), whatever its
+    /// deadline: see [`revoke_id_any_at`](Self::revoke_id_any_at), at the
+    /// current time.
+    ///
+    /// # Errors
+    ///
+    /// As [`revoke_id_any_at`](Self::revoke_id_any_at).
+    pub fn revoke_id_any(&self, id: SessionId) -> Result<u64, Error> {
+        self.revoke_id_any_at(id, unix_now())
+    }
+
+    /// Revokes a session knowing only its id, as if the time were `now`: for
+    /// every deadline a session this verifier could accept at or after `now`
+    /// can have under its policy, from `now - leeway` (a deadline just passed,
+    /// still within the leeway) to `now + leeway + max_lifetime` (a session
+    /// issued now, by an issuer whose clock is ahead by the leeway). Returns
+    /// how many deadline hours that is; each costs one insert into the
+    /// filter ([`RevocationFilter::revoke_deadlines`]): 13 or 14 with the
+    /// default 12-hour lifetime.
+    ///
+    /// The policy's maximum lifetime must be at least the issuers' (as
+    /// [`Issuer::verifier`](crate::Issuer::verifier) gives it).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::RevocationWindow`] if the maximum lifetime plus twice the
+    /// leeway is longer than [`MAX_REVOKE_WINDOW`](crate::MAX_REVOKE_WINDOW);
+    /// nothing is revoked then.
+    ///
+    /// ```
+    /// use tessera::{Error, Issuer, Keyset, Policy};
+    ///
+    /// let issuer = Issuer::new(Keyset::generate(), Policy::default());
+    /// let verifier = issuer.verifier();
+    /// let token = issuer.issue_at("alice", &(), 1_750_000_000)?;
+    /// let id = verifier.verify_at::<()>(&token, 1_750_000_000)?.id();
+    /// // Ten minutes later, with the id from a log and no deadline:
+    /// verifier.revoke_id_any_at(id, 1_750_000_600)?;
+    /// assert_eq!(
+    ///     verifier.verify_at::<()>(&token, 1_750_000_600).err(),
+    ///     Some(Error::Revoked)
+    /// );
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn revoke_id_any_at(&self, id: SessionId, now: u64) -> Result<u64, Error> {
+        let leeway = self.policy.leeway_secs();
+        let earliest = now.saturating_sub(leeway);
+        let latest = now
+            .saturating_add(leeway)
+            .saturating_add(self.policy.max_lifetime);
+        self.revocations.revoke_deadlines(id, earliest..=latest)
     }
 
     /// Replaces this verifier's revocation filter with a shared one, so that

@@ -1284,3 +1284,145 @@ fn hostile_snapshots_are_a_clear_error_for_verify_and_revoke() {
         assert_eq!(fs::read(&path).unwrap(), bytes, "{name} was changed");
     }
 }
+
+#[test]
+fn revoke_by_id_alone_takes_effect_whatever_the_deadline() {
+    let dir = Scratch::new("revoke-id-alone");
+    let keys = dir.keyset("keys.json");
+    let filter = dir.path("revoked.bin");
+    let t = 1_750_000_123u64;
+    let issue = |lifetime: &str| {
+        ok(&[
+            "issue",
+            "--keys",
+            s(&keys),
+            "--subject",
+            "zoe",
+            "--idle",
+            lifetime,
+            "--max-lifetime",
+            lifetime,
+            "--now",
+            &t.to_string(),
+        ])
+    };
+    let id_of = |token: &str| {
+        let v = json(&ok(&[
+            "verify",
+            "--keys",
+            s(&keys),
+            "--json",
+            "--now",
+            &t.to_string(),
+            token,
+        ]));
+        v["session_id"].as_str().unwrap().to_string()
+    };
+    let verify_at = |token: &str, now: u64| {
+        tessera(&[
+            "verify",
+            "--keys",
+            s(&keys),
+            "--filter",
+            s(&filter),
+            "--now",
+            &now.to_string(),
+            token,
+        ])
+    };
+    // A default 12 h session, revoked ten hours in by its id alone.
+    let short = issue("12h");
+    let later = (t + 10 * 3600).to_string();
+    let out = ok(&[
+        "revoke",
+        "--filter",
+        s(&filter),
+        "--id",
+        &id_of(&short),
+        "--now",
+        &later,
+    ]);
+    assert!(out.starts_with("revoked session "), "{out}");
+    assert!(out.contains("for any deadline from"), "{out}");
+    // From an hour before `later` to 12 h + 1 h after it: 15 hours here.
+    assert!(out.ends_with("(15 deadline hours)"), "{out}");
+    let line = fails(&verify_at(&short, t + 10 * 3600), 1);
+    assert!(line.contains("revoked"), "{line}");
+    // A two-day session needs --max-lifetime to be covered.
+    let long = issue("2d");
+    let long_id = id_of(&long);
+    ok(&[
+        "revoke",
+        "--filter",
+        s(&filter),
+        "--id",
+        &long_id,
+        "--now",
+        &t.to_string(),
+    ]);
+    ok(&[
+        "verify",
+        "--keys",
+        s(&keys),
+        "--filter",
+        s(&filter),
+        "--now",
+        &(t + 30 * 3600).to_string(),
+        &long,
+    ]);
+    ok(&[
+        "revoke",
+        "--filter",
+        s(&filter),
+        "--id",
+        &long_id,
+        "--max-lifetime",
+        "2d",
+        "--now",
+        &t.to_string(),
+    ]);
+    fails(&verify_at(&long, t + 30 * 3600), 1);
+    // The first revocation is still there.
+    fails(&verify_at(&short, t + 10 * 3600), 1);
+
+    // A deadline already past cannot match: an error, and no file written.
+    let other = dir.path("other.bin");
+    let out = tessera(&[
+        "revoke",
+        "--filter",
+        s(&other),
+        "--id",
+        &long_id,
+        "--deadline",
+        &t.to_string(),
+        "--now",
+        &(t + 2 * 3600).to_string(),
+    ]);
+    let line = fails(&out, 2);
+    assert!(line.contains("nothing revoked"), "{line}");
+    assert!(!other.exists());
+    // Too long a lifetime to cover, or --max-lifetime with an exact deadline.
+    let out = tessera(&[
+        "revoke",
+        "--filter",
+        s(&other),
+        "--id",
+        &long_id,
+        "--max-lifetime",
+        "400d",
+    ]);
+    assert!(fails(&out, 2).contains("366 days"));
+    assert!(!other.exists());
+    let out = tessera(&[
+        "revoke",
+        "--filter",
+        s(&other),
+        "--id",
+        &long_id,
+        "--max-lifetime",
+        "1d",
+        "--deadline",
+        "1",
+    ]);
+    fails(&out, 2);
+}

@@ -485,3 +485,54 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn revoking_by_id_alone_covers_every_deadline_the_session_can_have() {
+    let issuer = Issuer::new(Keyset::generate(), Policy::default());
+    let verifier = issuer.verifier();
+    let token = issuer.issue_at("eve", &(), T0).unwrap();
+    let session: Session<()> = verifier.verify_at(&token, T0).unwrap();
+    assert_eq!(session.deadline(), T0 + 12 * HOUR);
+    // Ten minutes later, renewed; the operator has only the id.
+    let renewed = issuer.renew_at(&session, T0 + 600).unwrap();
+    let now = T0 + 700;
+    // The exact-deadline call with a guess an hour off does nothing.
+    let guessed = issuer.verifier();
+    guessed.revoke_id(session.id(), session.deadline() + HOUR);
+    assert!(guessed.verify_at::<()>(&renewed, now).is_ok());
+    // Deadlines from now - 60 s to now + 60 s + 12 h: 13 or 14 hours.
+    let hours = verifier.revoke_id_any_at(session.id(), now).unwrap();
+    let (first, last) = ((now - 60) / HOUR, (now + 60 + 12 * HOUR) / HOUR);
+    assert_eq!(hours, last - first + 1);
+    assert!(hours == 13 || hours == 14, "{hours}");
+    for t in [&token, &renewed] {
+        assert_eq!(verifier.verify_at::<()>(t, now).err(), Some(Error::Revoked));
+    }
+    // Exactly those hours: the first and last second of the window, and
+    // the hour on each side of it (where no other id was ever revoked).
+    let filter = verifier.revocations();
+    let id = session.id();
+    assert!(filter.is_revoked(id, now - 60));
+    assert!(filter.is_revoked(id, first * HOUR));
+    assert!(filter.is_revoked(id, now + 60 + 12 * HOUR));
+    assert!(filter.is_revoked(id, last * HOUR + HOUR - 1));
+    assert!(!filter.is_revoked(id, first * HOUR - 1));
+    assert!(!filter.is_revoked(id, (last + 1) * HOUR));
+
+    // A policy's own lifetime and leeway set the window.
+    let long = Policy::default()
+        .max_lifetime(std::time::Duration::from_secs(3 * DAY))
+        .leeway(std::time::Duration::from_secs(HOUR));
+    let verifier = Issuer::new(Keyset::generate(), long).verifier();
+    let hours = verifier.revoke_id_any_at(id, 10 * HOUR).unwrap();
+    assert_eq!(hours, (11 * HOUR + 3 * DAY) / HOUR - 9 + 1);
+    // A lifetime longer than the revocation window is refused, not half done.
+    let endless = Policy::default().max_lifetime(std::time::Duration::from_secs(400 * DAY));
+    let verifier = Issuer::new(Keyset::generate(), endless).verifier();
+    assert_eq!(
+        verifier.revoke_id_any_at(id, now),
+        Err(Error::RevocationWindow)
+    );
+    assert!(!verifier.revocations().is_revoked(id, now));
+    assert!(verifier.revoke_id_any(id).is_err());
+}

@@ -58,18 +58,27 @@ mod snapshot;
 
 use std::fmt;
 use std::mem::size_of;
+use std::ops::RangeInclusive;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use arc_swap::{ArcSwap, Guard};
 
 use crate::claims::{SessionId, MAX_LEEWAY};
+use crate::Error;
 
 use self::bloom::{SubFilter, BLOCK_BYTES};
 pub use self::snapshot::MAX_SNAPSHOT_LEN;
 
 /// Width of a generation, in seconds of deadline.
 const BUCKET_SECS: u64 = 3600;
+
+/// The longest range of deadlines [`RevocationFilter::revoke_deadlines`]
+/// covers in one call (366 days: at most 8,785 deadline hours, each a
+/// revocation's worth of memory), so that an absurd range is an error rather
+/// than hours of inserts.
+pub const MAX_REVOKE_WINDOW: Duration = Duration::from_secs(366 * 86_400);
 
 /// The most sub-filters growth can chain in one generation (178): more are
 /// refused in snapshots and never built.
@@ -210,7 +219,63 @@ impl RevocationFilter {
     /// Revokes session `id` until `deadline` (unix seconds), and through the
     /// leeway after it.
     pub fn revoke(&self, id: SessionId, deadline: u64) {
-        let bucket = bucket_of(deadline);
+        self.revoke_in(bucket_of(deadline), id);
+    }
+
+    /// Revokes session `id` for every deadline in `deadlines` (unix seconds,
+    /// both ends included), for when its exact deadline is not known: a
+    /// session id copied from a log, say. Returns how many deadline hours
+    /// (generations) it was written to: one insert each.
+    ///
+    /// A lookup probes only the hour of the token's own deadline, so a
+    /// revocation made with the wrong deadline does nothing; this one takes
+    /// effect whatever the session's deadline is within the range. It costs
+    /// one revocation's worth of the filter per hour of the range (a slot in
+    /// each hour's sub-filters, and a new generation for an hour that had
+    /// none), and each of those hours keeps it until that hour is pruned.
+    /// [`Verifier::revoke_id_any`](crate::Verifier::revoke_id_any) picks the
+    /// range from a policy.
+    ///
+    /// An empty range (`start > end`) revokes nothing and returns 0.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::RevocationWindow`] if the range is longer than
+    /// [`MAX_REVOKE_WINDOW`]; nothing is revoked then.
+    ///
+    /// ```
+    /// use tessera::{RevocationFilter, SessionId};
+    ///
+    /// let filter = RevocationFilter::new(10_000, 0.001);
+    /// let id = SessionId([7; 16]);
+    /// // Deadline somewhere in the next 12 hours: 13 deadline hours.
+    /// let now = 1_750_000_000;
+    /// assert_eq!(filter.revoke_deadlines(id, now..=now + 12 * 3600)?, 13);
+    /// assert!(filter.is_revoked(id, now + 5 * 3600 + 17));
+    /// # Ok::<(), tessera::Error>(())
+    /// ```
+    pub fn revoke_deadlines(
+        &self,
+        id: SessionId,
+        deadlines: RangeInclusive<u64>,
+    ) -> Result<u64, Error> {
+        let (earliest, latest) = deadlines.into_inner();
+        if earliest > latest {
+            return Ok(0);
+        }
+        if latest - earliest > MAX_REVOKE_WINDOW.as_secs() {
+            return Err(Error::RevocationWindow);
+        }
+        let (first, last) = (bucket_of(earliest), bucket_of(latest));
+        self.add_generations(first, last);
+        for bucket in first..=last {
+            self.revoke_in(bucket, id);
+        }
+        Ok(last - first + 1)
+    }
+
+    /// Revokes `id` in the generation for `bucket`.
+    fn revoke_in(&self, bucket: u64, id: SessionId) {
         let generation = match self.generation(bucket) {
             Some(generation) => generation,
             None => self.add_generation(bucket),
@@ -357,14 +422,7 @@ impl RevocationFilter {
     /// is taken.
     fn add_generation(&self, bucket: u64) -> Arc<Generation> {
         let (held, live) = self.usage();
-        let expected = self.share(held, live.saturating_add(1));
-        let fresh = Arc::new(Generation {
-            bucket,
-            first: SubFilter::new(
-                MIN_SUB_CAPACITY,
-                self.budget_part(self.fp_rate, MIN_SUB_CAPACITY, expected),
-            ),
-        });
+        let fresh = Arc::new(self.new_generation(bucket, self.share(held, live.saturating_add(1))));
         self.update(
             |table| match table.binary_search_by_key(&bucket, |g| g.bucket) {
                 Ok(i) => table.get(i).cloned().unwrap_or(fresh),
@@ -374,6 +432,50 @@ impl RevocationFilter {
                 }
             },
         )
+    }
+
+    /// An empty generation for `bucket`, expected to get `expected` ids: its
+    /// first, small sub-filter takes its part of the whole budget.
+    fn new_generation(&self, bucket: u64, expected: u64) -> Generation {
+        Generation {
+            bucket,
+            first: SubFilter::new(
+                MIN_SUB_CAPACITY,
+                self.budget_part(self.fp_rate, MIN_SUB_CAPACITY, expected),
+            ),
+        }
+    }
+
+    /// Creates the generations for the buckets of `first..=last` that have
+    /// none, in one change of the table (one at a time would copy the table
+    /// once per bucket). Each is sized as if created alone with all the new
+    /// ones live.
+    fn add_generations(&self, first: u64, last: u64) {
+        let missing: Vec<u64> = {
+            let table = self.read();
+            (first..=last)
+                .filter(|b| table.binary_search_by_key(b, |g| g.bucket).is_err())
+                .collect()
+        };
+        if missing.is_empty() {
+            return;
+        }
+        let (held, live) = self.usage();
+        let new = u64::try_from(missing.len()).unwrap_or(u64::MAX);
+        let expected = self.share(held, live.saturating_add(new));
+        let fresh: Vec<Arc<Generation>> = missing
+            .into_iter()
+            .map(|bucket| Arc::new(self.new_generation(bucket, expected)))
+            .collect();
+        self.update(|table| {
+            // Those another thread created meanwhile stay as they are.
+            let fresh: Vec<Arc<Generation>> = fresh
+                .into_iter()
+                .filter(|g| table.binary_search_by_key(&g.bucket, |t| t.bucket).is_err())
+                .collect();
+            table.extend(fresh);
+            table.sort_unstable_by_key(|g| g.bucket);
+        });
     }
 
     /// A generation's share of the capacity not yet used by the `held`

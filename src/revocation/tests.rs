@@ -653,3 +653,74 @@ fn dropping_a_long_chain_does_not_recurse() {
         .join()
         .unwrap();
 }
+
+/// The buckets of the live generations.
+fn buckets(f: &RevocationFilter) -> Vec<u64> {
+    f.read().iter().map(|g| g.bucket).collect()
+}
+
+#[test]
+fn revoking_a_range_of_deadlines_writes_exactly_the_hours_it_touches() {
+    let f = RevocationFilter::new(100, 0.01);
+    let id = SessionId([6; 16]);
+    // 35999 is the last second of hour 9, 43200 the first of hour 12.
+    assert_eq!(f.revoke_deadlines(id, 35_999..=43_200), Ok(4));
+    assert_eq!(buckets(&f), [9, 10, 11, 12]);
+    for bucket in 9..=12 {
+        let g = generation_of(&f, bucket);
+        assert_eq!(g.held(), 1);
+        assert!(g.contains(&id));
+    }
+    // One hour; the same hours again (nothing new); an empty range.
+    assert_eq!(f.revoke_deadlines(id, 36_000..=39_599), Ok(1));
+    assert_eq!(f.revoke_deadlines(id, 36_000..=36_000), Ok(1));
+    let (start, end) = (40_000, 39_999);
+    assert_eq!(f.revoke_deadlines(id, start..=end), Ok(0));
+    assert_eq!(f.revoke_deadlines(id, start..=0), Ok(0));
+    assert_eq!(buckets(&f), [9, 10, 11, 12]);
+    assert_eq!(generation_of(&f, 10).held(), 1);
+}
+
+#[test]
+fn a_range_of_deadlines_is_at_most_the_revoke_window() {
+    let window = MAX_REVOKE_WINDOW.as_secs();
+    assert_eq!(window, 366 * 86_400);
+    let id = SessionId([8; 16]);
+    let f = RevocationFilter::new(100, 0.01);
+    assert_eq!(
+        f.revoke_deadlines(id, 7200..=7200 + window + 1),
+        Err(Error::RevocationWindow)
+    );
+    assert_eq!(
+        f.revoke_deadlines(id, 0..=u64::MAX),
+        Err(Error::RevocationWindow)
+    );
+    assert!(buckets(&f).is_empty(), "nothing revoked");
+    // Exactly the window: from the start of hour 2, 8784 hours and one second.
+    assert_eq!(f.revoke_deadlines(id, 7200..=7200 + window), Ok(8785));
+    assert_eq!(buckets(&f), (2..=8786).collect::<Vec<u64>>());
+    // At the end of time.
+    let g = RevocationFilter::new(100, 0.01);
+    assert_eq!(g.revoke_deadlines(id, u64::MAX - 1..=u64::MAX), Ok(1));
+    assert!(g.is_revoked(id, u64::MAX));
+}
+
+#[test]
+fn generations_made_for_a_range_are_sized_as_if_all_were_live() {
+    let f = RevocationFilter::new(6400, 0.01);
+    let mut rng = Ids(21);
+    f.revoke(rng.id(), 0);
+    let existing = generation_of(&f, 0);
+    // Hours 0 to 4: four new generations next to the one live, holding 1.
+    assert_eq!(f.revoke_deadlines(rng.id(), 0..=4 * 3600), Ok(5));
+    assert!(Arc::ptr_eq(&existing, &generation_of(&f, 0)));
+    assert_eq!(existing.held(), 2);
+    let expected = (6400 - 1) / 5;
+    for bucket in 1..=4 {
+        let g = generation_of(&f, bucket);
+        let target = 0.01 * (MIN_SUB_CAPACITY as f64 / expected as f64);
+        assert_eq!(g.first.fp_target, target, "bucket {bucket}");
+        assert_eq!(g.held(), 1);
+    }
+    assert_eq!(buckets(&f), [0, 1, 2, 3, 4]);
+}

@@ -182,6 +182,13 @@ the maximum lifetime) may not be after the year 9999.")]
         json: bool,
     },
     /// Revoke a session in a revocation snapshot file (created if missing)
+    #[command(
+        long_about = "Revoke a session in a revocation snapshot file (created if \
+missing).\n\nBy token (verified with --keys), by id and exact deadline, or by id alone: \
+then the id is revoked for every deadline a session alive now can have, from now minus \
+the largest leeway (1h) to now plus --max-lifetime plus 1h, one entry per hour of \
+deadlines (15 for a 12h lifetime)."
+    )]
     Revoke {
         /// The revocation snapshot to update atomically
         #[arg(long, value_name = "FILE")]
@@ -195,17 +202,23 @@ the maximum lifetime) may not be after the year 9999.")]
         /// The audience --token is bound to
         #[arg(long, requires = "token")]
         audience: Option<String>,
-        /// The session id (32 hex digits, as `verify` prints it)
-        #[arg(
-            long,
-            value_name = "HEX",
-            requires = "deadline",
-            conflicts_with = "token"
-        )]
+        /// The session id (32 hex digits, as `verify` prints it). Without
+        /// --deadline, revoked for every deadline the session can have
+        #[arg(long, value_name = "HEX", conflicts_with = "token")]
         id: Option<String>,
-        /// The session's deadline (UNIX seconds, as `verify` prints it)
+        /// The session's exact deadline (UNIX seconds, as `verify` prints it)
         #[arg(long, value_name = "UNIX", requires = "id")]
         deadline: Option<u64>,
+        /// With --id alone: the longest maximum lifetime your issuers give
+        /// sessions (default 12h)
+        #[arg(
+            long,
+            value_name = "DUR",
+            value_parser = parse_duration,
+            requires = "id",
+            conflicts_with = "deadline"
+        )]
+        max_lifetime: Option<Duration>,
         /// Act as if the time were UNIX seconds (for testing and scripting)
         #[arg(long, value_name = "UNIX", value_parser = parse_now)]
         now: Option<u64>,

@@ -109,6 +109,7 @@ fn run(command: Command) -> Result<(), Failure> {
             audience,
             id,
             deadline,
+            max_lifetime,
             now,
         } => {
             let target = match (token.as_deref(), keys.as_deref(), id.as_deref(), deadline) {
@@ -118,10 +119,11 @@ fn run(command: Command) -> Result<(), Failure> {
                     audience: audience.as_deref(),
                 },
                 (None, None, Some(hex), Some(deadline)) => Target::Id { hex, deadline },
+                (None, None, Some(hex), None) => Target::IdAlone { hex, max_lifetime },
                 _ => {
                     return Err(Failure::usage(
                         "revoke needs the session: --token TOKEN --keys FILE [--audience A], \
-                         or --id HEX --deadline UNIX",
+                         or --id HEX [--deadline UNIX]",
                     ))
                 }
             };
