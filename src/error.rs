@@ -63,6 +63,9 @@ pub enum Error {
     /// deadlines longer than [`MAX_REVOKE_WINDOW`](crate::MAX_REVOKE_WINDOW);
     /// nothing was revoked. Give the session's deadline instead.
     RevocationWindow,
+    /// Merging a revocation snapshot would chain more sub-filters into one
+    /// deadline hour than a generation may hold (178).
+    MergeLimit,
     /// Reading or writing a file failed.
     Io(std::io::ErrorKind),
     /// A disabled key cannot be promoted; enable it (and ship the verifier
@@ -108,6 +111,10 @@ impl fmt::Display for Error {
             Error::Data => "session data could not be encoded",
             Error::Rng => "the operating system's random number generator failed",
             Error::CorruptSnapshot => "corrupt revocation snapshot",
+            Error::MergeLimit => {
+                "merging the revocation snapshot would chain more than 178 sub-filters \
+                 into one deadline hour"
+            }
             Error::RevocationWindow => {
                 "revocation by id covers more than 366 days of deadlines; give the deadline"
             }

@@ -536,3 +536,95 @@ fn revoking_by_id_alone_covers_every_deadline_the_session_can_have() {
     assert!(!verifier.revocations().is_revoked(id, now));
     assert!(verifier.revoke_id_any(id).is_err());
 }
+
+#[test]
+fn a_merged_snapshot_revokes_its_sessions_at_once_and_keeps_the_filter_s_own() {
+    let policy = Policy::default().idle_timeout(std::time::Duration::from_secs(12 * HOUR));
+    let issuer = Issuer::new(Keyset::generate(), policy);
+    let live = Arc::new(RevocationFilter::new(10_000, 0.01));
+    let verifier = issuer.verifier().with_revocations(Arc::clone(&live));
+    let other = issuer.verifier().with_revocations(Arc::clone(&live));
+    // Six sessions, their deadlines in different hours.
+    let tokens: Vec<String> = (0..6)
+        .map(|i| issuer.issue_at("user", &i, T0 + i * 1000).unwrap())
+        .collect();
+    let now = T0 + 6000;
+    let sessions: Vec<Session<u64>> = tokens
+        .iter()
+        .map(|t| verifier.verify_at(t, now).unwrap())
+        .collect();
+    // Another server revokes 0, 2 and 4 in its own filter; this one, 1.
+    let publisher = issuer.verifier();
+    for i in [0, 2, 4] {
+        publisher.revoke(&sessions[i]);
+    }
+    verifier.revoke(&sessions[1]);
+    live.merge_snapshot(&publisher.revocations().to_snapshot())
+        .unwrap();
+    for (i, token) in tokens.iter().enumerate() {
+        for v in [&verifier, &other] {
+            let result = v.verify_at::<u64>(token, now);
+            if i == 3 || i == 5 {
+                assert!(result.is_ok(), "session {i}");
+            } else {
+                assert_eq!(result.err(), Some(Error::Revoked), "session {i}");
+            }
+        }
+    }
+    // A corrupt snapshot changes nothing.
+    let before = live.to_snapshot();
+    let mut corrupt = publisher.revocations().to_snapshot();
+    corrupt[40] ^= 1;
+    assert_eq!(live.merge_snapshot(&corrupt), Err(Error::CorruptSnapshot));
+    assert_eq!(live.to_snapshot(), before);
+}
+
+#[test]
+fn merges_racing_with_revocations_lose_nothing() {
+    // One thread revokes into the live filter; another revokes into a
+    // publisher's and merges its snapshot into the live filter after every
+    // 100, over the same deadline hours, so merges chain, extend and skip
+    // sub-filters while the live chains grow.
+    let live = Arc::new(RevocationFilter::new(2000, 0.01));
+    let local: Vec<(SessionId, u64)> = Rng(41).revocations(20_000, 4 * HOUR);
+    let remote: Vec<(SessionId, u64)> = Rng(42).revocations(20_000, 4 * HOUR);
+    let start = Arc::new(Barrier::new(2));
+    let revoker = {
+        let (live, local, start) = (Arc::clone(&live), local.clone(), Arc::clone(&start));
+        thread::spawn(move || {
+            start.wait();
+            for (id, deadline) in local {
+                live.revoke(id, deadline);
+            }
+        })
+    };
+    let publisher = RevocationFilter::new(5000, 0.01);
+    start.wait();
+    for chunk in remote.chunks(100) {
+        for &(id, deadline) in chunk {
+            publisher.revoke(id, deadline);
+        }
+        live.merge_snapshot(&publisher.to_snapshot()).unwrap();
+    }
+    revoker.join().unwrap();
+    let missed = local
+        .iter()
+        .chain(&remote)
+        .filter(|&&(id, deadline)| !live.is_revoked(id, deadline))
+        .count();
+    assert_eq!(missed, 0);
+    let back = RevocationFilter::from_snapshot(&live.to_snapshot()).unwrap();
+    assert!(local
+        .iter()
+        .chain(&remote)
+        .all(|&(id, deadline)| back.is_revoked(id, deadline)));
+    // Repeated merges of one growing source kept its copies few: the memory
+    // is within a small factor of the two filters' own.
+    let separate = RevocationFilter::new(2000, 0.01);
+    for &(id, deadline) in &local {
+        separate.revoke(id, deadline);
+    }
+    let ratio =
+        live.memory_bytes() as f64 / (separate.memory_bytes() + publisher.memory_bytes()) as f64;
+    assert!(ratio < 1.5, "{ratio}");
+}

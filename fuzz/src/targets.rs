@@ -468,6 +468,7 @@ pub fn revocation_snapshot(data: &[u8]) {
             check_reloads(&filter, &probes);
         }
     }
+    check_merge(data);
 
     let Ok(ops) = FilterOps::arbitrary_take_rest(Unstructured::new(data)) else {
         return;
@@ -491,6 +492,18 @@ pub fn revocation_snapshot(data: &[u8]) {
             "revocation lost by a snapshot"
         );
     }
+    // Merged into a filter of another size with revocations of its own,
+    // every revocation of both is kept.
+    let other = RevocationFilter::new(50, 0.001);
+    other.revoke(SessionId([0xA5; 16]), 1_750_000_000);
+    other
+        .merge_snapshot(&filter.to_snapshot())
+        .expect("a filter's own snapshot merges");
+    assert!(other.is_revoked(SessionId([0xA5; 16]), 1_750_000_000));
+    for &(id, deadline) in &all {
+        assert!(other.is_revoked(id, deadline), "revocation lost by a merge");
+    }
+    check_reloads(&other, &all);
     if let Some(now) = ops.prune_at {
         filter.prune(now);
         let loaded = check_reloads(&filter, &all);
@@ -499,6 +512,48 @@ pub fn revocation_snapshot(data: &[u8]) {
                 assert!(filter.is_revoked(id, deadline), "pruned too early");
                 assert!(loaded.is_revoked(id, deadline), "pruned too early");
             }
+        }
+    }
+}
+
+/// Merges any bytes into a filter with a revocation of its own: refused,
+/// the filter is unchanged; merged, it holds its own revocation and reports
+/// revoked every probe the snapshot itself does.
+fn check_merge(data: &[u8]) {
+    let live = RevocationFilter::new(100, 0.01);
+    let own = (SessionId([0x5A; 16]), 1_750_000_000);
+    live.revoke(own.0, own.1);
+    let before = live.to_snapshot();
+    match live.merge_snapshot(data) {
+        Err(_) => assert_eq!(
+            live.to_snapshot(),
+            before,
+            "a refused merge changed the filter"
+        ),
+        Ok(()) => {
+            let merged = RevocationFilter::from_snapshot(data).expect("a merged snapshot loads");
+            let mut probes: Vec<(SessionId, u64)> = data
+                .chunks(24)
+                .map(|c| {
+                    let mut id = [0u8; 16];
+                    let mut deadline = [0u8; 8];
+                    for (i, b) in c.iter().enumerate() {
+                        match i {
+                            0..=15 => id[i] = *b,
+                            _ => deadline[i - 16] = *b,
+                        }
+                    }
+                    (SessionId(id), u64::from_le_bytes(deadline))
+                })
+                .collect();
+            probes.push(own);
+            assert!(live.is_revoked(own.0, own.1), "a merge lost a revocation");
+            for &(id, deadline) in &probes {
+                if merged.is_revoked(id, deadline) {
+                    assert!(live.is_revoked(id, deadline), "a merge missed a revocation");
+                }
+            }
+            check_reloads(&live, &probes);
         }
     }
 }

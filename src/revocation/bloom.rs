@@ -29,6 +29,10 @@ pub(super) struct SubFilter {
     pub(super) count: AtomicU64,
     /// The next, newer sub-filter, once this one is full.
     pub(super) next: OnceLock<Box<SubFilter>>,
+    /// Taken from a snapshot by a merge in this process: not part of this
+    /// filter's own growth, so not counted when its generation grows. (Not
+    /// in snapshots: once reloaded it counts as the filter's own.)
+    pub(super) merged: bool,
 }
 
 /// A 512-bit block, aligned so that it is exactly one cache line.
@@ -77,7 +81,16 @@ impl SubFilter {
             fp_target,
             count: AtomicU64::new(count),
             next: OnceLock::new(),
+            merged: false,
         }
+    }
+
+    /// Its bits, word by word.
+    pub(super) fn words(&self) -> impl Iterator<Item = u64> + '_ {
+        self.blocks
+            .iter()
+            .flat_map(|b| &b.0)
+            .map(|w| w.load(Ordering::Relaxed))
     }
 
     /// Takes one of the free slots, if any. `Relaxed`: the count publishes no

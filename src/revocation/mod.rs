@@ -54,6 +54,7 @@
 //!   bounded by the input (docs/FORMAT.md).
 
 mod bloom;
+mod merge;
 mod snapshot;
 
 use std::fmt;
@@ -289,17 +290,22 @@ impl RevocationFilter {
         // The position of `sub` in the chain, from 1.
         let mut link = 1;
         loop {
-            if let Some(next) = sub.next.get() {
-                sub = next;
-                link += 1;
-            } else if sub.try_reserve() {
+            // The oldest sub-filter with a free slot takes the id. Growth
+            // fills one sub-filter before chaining the next, but a merge may
+            // chain another filter's (closed) sub-filters after one of ours
+            // that still has room.
+            if sub.try_reserve() {
                 sub.insert(&id);
                 return;
+            } else if let Some(next) = sub.next.get() {
+                sub = next;
+                link += 1;
             } else if link >= MAX_CHAIN {
-                // A chain this long holds more ids than a count can say, so
-                // only a hostile snapshot gets here: the id goes into the
-                // full sub-filter (raising its rate, never losing the id),
-                // so the chain, and lookups, stay bounded.
+                // Growth alone never gets here (such a chain would hold more
+                // ids than a count can say); a hostile snapshot or many
+                // merges can. The id goes into the full sub-filter (raising
+                // its rate, never losing the id), so the chain, and lookups,
+                // stay bounded.
                 sub.insert(&id);
                 return;
             } else {
@@ -502,21 +508,66 @@ impl RevocationFilter {
     /// generation's share of the unused capacity, between a quarter and all of
     /// what it holds (doubling past capacity), with its part of the unspent
     /// budget.
+    ///
+    /// Sub-filters a merge took from a snapshot are not counted: they came
+    /// with their own budget, and this filter's revocations keep growing its
+    /// own chain as if they were not there. Nor can the unspent budget fall
+    /// below half per link of the chain: growth alone never gets there (each
+    /// sub-filter takes at most half of what is unspent), but a reloaded
+    /// chain holding another filter's sub-filters may have spent more than
+    /// the whole rate, and its next sub-filters would otherwise be sized for
+    /// the tightest rate (tens of thousands of bits per id).
     fn plan_growth(&self, generation: &Generation, held: u64, live: u64) -> SubFilter {
-        let holds = generation.held();
+        let own = || generation.chain().filter(|s| !s.merged);
+        let holds = own()
+            .map(|s| s.count.load(Ordering::Relaxed))
+            .fold(0, u64::saturating_add);
         let expected = if held < self.capacity {
             self.share(held, live)
         } else {
             holds
         };
         let size = expected.clamp(holds / 4, holds).max(MIN_SUB_CAPACITY);
-        let spent: f64 = generation.chain().map(|s| s.fp_target).sum();
-        let unspent = (self.fp_rate - spent).max(0.0);
+        let spent: f64 = own().map(|s| s.fp_target).sum();
+        let links = i32::try_from(generation.chain().count()).unwrap_or(i32::MAX);
+        let floor = self.fp_rate * 0.5f64.powi(links);
+        let unspent = (self.fp_rate - spent).max(floor);
         SubFilter::new(size, self.budget_part(unspent, size, expected))
     }
 }
 
 impl Generation {
+    /// The generation for `bucket` whose chain is `chain`, oldest first;
+    /// `None` for an empty chain.
+    fn from_chain(bucket: u64, chain: Vec<SubFilter>) -> Option<Generation> {
+        // Link newest to oldest; the oldest is the generation's `first`.
+        let mut first: Option<SubFilter> = None;
+        for sub in chain.into_iter().rev() {
+            if let Some(newer) = first.take() {
+                sub.next.set(Box::new(newer)).ok()?;
+            }
+            first = Some(sub);
+        }
+        Some(Generation {
+            bucket,
+            first: first?,
+        })
+    }
+
+    /// The sub-filters of the chain, oldest first, unlinked.
+    fn into_chain(self) -> Vec<SubFilter> {
+        let mut chain = Vec::new();
+        let mut sub = self.first;
+        loop {
+            let next = sub.next.take();
+            chain.push(sub);
+            match next {
+                Some(next) => sub = *next,
+                None => return chain,
+            }
+        }
+    }
+
     fn chain(&self) -> impl Iterator<Item = &SubFilter> {
         std::iter::successors(Some(&self.first), |s| s.next.get().map(|b| &**b))
     }

@@ -72,43 +72,49 @@ impl RevocationFilter {
     /// bytes, or values out of range. Never a partial or empty filter.
     /// Allocation is bounded by the length of `bytes`.
     pub fn from_snapshot(bytes: &[u8]) -> Result<RevocationFilter, Error> {
-        let (content, check) = bytes
-            .split_last_chunk::<CHECK_LEN>()
-            .ok_or(Error::CorruptSnapshot)?;
-        if crc32(content) != u32::from_le_bytes(*check) {
-            return Err(Error::CorruptSnapshot);
-        }
-        let mut input = Reader(content);
-        if input.take(SNAPSHOT_MAGIC.len())? != SNAPSHOT_MAGIC
-            || input.take(1)? != [SNAPSHOT_VERSION]
-        {
-            return Err(Error::CorruptSnapshot);
-        }
-        let capacity = input.u64()?;
-        let fp_rate = input.f64()?;
-        let capacity = usize::try_from(capacity).map_err(|_| Error::CorruptSnapshot)?;
-        let filter = RevocationFilter::new(capacity, fp_rate);
-        if filter.capacity != capacity as u64 || filter.fp_rate.to_bits() != fp_rate.to_bits() {
-            return Err(Error::CorruptSnapshot);
-        }
-        let generations = input.count(GENERATION_MIN_BYTES)?;
-        let mut table = Vec::with_capacity(generations);
-        for _ in 0..generations {
-            let generation = input.generation()?;
-            if table
-                .last()
-                .is_some_and(|g: &Arc<Generation>| g.bucket >= generation.bucket)
-            {
-                return Err(Error::CorruptSnapshot);
-            }
-            table.push(Arc::new(generation));
-        }
-        if !input.0.is_empty() {
-            return Err(Error::CorruptSnapshot);
-        }
+        let (filter, generations) = parse(bytes)?;
+        // A fresh table of exactly that length (collecting in place would
+        // keep the parsed generations' larger allocation).
+        let mut table = Vec::with_capacity(generations.len());
+        table.extend(generations.into_iter().map(Arc::new));
         filter.generations.store(Arc::new(table));
         Ok(filter)
     }
+}
+
+/// Checks and parses a whole snapshot: an empty filter with its capacity and
+/// rate, and its generations, sorted by bucket.
+pub(super) fn parse(bytes: &[u8]) -> Result<(RevocationFilter, Vec<Generation>), Error> {
+    let (content, check) = bytes
+        .split_last_chunk::<CHECK_LEN>()
+        .ok_or(Error::CorruptSnapshot)?;
+    if crc32(content) != u32::from_le_bytes(*check) {
+        return Err(Error::CorruptSnapshot);
+    }
+    let mut input = Reader(content);
+    if input.take(SNAPSHOT_MAGIC.len())? != SNAPSHOT_MAGIC || input.take(1)? != [SNAPSHOT_VERSION] {
+        return Err(Error::CorruptSnapshot);
+    }
+    let capacity = input.u64()?;
+    let fp_rate = input.f64()?;
+    let capacity = usize::try_from(capacity).map_err(|_| Error::CorruptSnapshot)?;
+    let filter = RevocationFilter::new(capacity, fp_rate);
+    if filter.capacity != capacity as u64 || filter.fp_rate.to_bits() != fp_rate.to_bits() {
+        return Err(Error::CorruptSnapshot);
+    }
+    let generations = input.count(GENERATION_MIN_BYTES)?;
+    let mut table: Vec<Generation> = Vec::with_capacity(generations);
+    for _ in 0..generations {
+        let generation = input.generation()?;
+        if table.last().is_some_and(|g| g.bucket >= generation.bucket) {
+            return Err(Error::CorruptSnapshot);
+        }
+        table.push(generation);
+    }
+    if !input.0.is_empty() {
+        return Err(Error::CorruptSnapshot);
+    }
+    Ok((filter, table))
 }
 
 /// Bytes of the smallest generation and sub-filter records, to bound counts by
@@ -168,18 +174,7 @@ impl<'a> Reader<'a> {
         for _ in 0..subs {
             chain.push(self.sub_filter()?);
         }
-        // Link newest to oldest; the oldest is the generation's `first`.
-        let mut first: Option<SubFilter> = None;
-        for sub in chain.into_iter().rev() {
-            if let Some(newer) = first.take() {
-                sub.next
-                    .set(Box::new(newer))
-                    .map_err(|_| Error::CorruptSnapshot)?;
-            }
-            first = Some(sub);
-        }
-        let first = first.ok_or(Error::CorruptSnapshot)?;
-        Ok(Generation { bucket, first })
+        Generation::from_chain(bucket, chain).ok_or(Error::CorruptSnapshot)
     }
 
     fn sub_filter(&mut self) -> Result<SubFilter, Error> {

@@ -545,6 +545,11 @@ fn the_longest_chain_is_what_growth_can_build() {
 /// `links` sub-filters of one empty block each, every one full at
 /// `capacity` ids.
 fn chain_body(links: usize, capacity: u64) -> Vec<u8> {
+    chain_body_at(links, capacity, 1e-4)
+}
+
+/// [`chain_body`] with every sub-filter's false-positive target `target`.
+fn chain_body_at(links: usize, capacity: u64, target: f64) -> Vec<u8> {
     let mut body = Vec::new();
     body.extend_from_slice(SNAPSHOT_MAGIC);
     body.push(SNAPSHOT_VERSION);
@@ -556,7 +561,7 @@ fn chain_body(links: usize, capacity: u64) -> Vec<u8> {
     let mut sub = Vec::new();
     sub.extend_from_slice(&capacity.to_le_bytes());
     sub.extend_from_slice(&capacity.to_le_bytes());
-    sub.extend_from_slice(&1e-4f64.to_bits().to_le_bytes());
+    sub.extend_from_slice(&target.to_bits().to_le_bytes());
     sub.extend_from_slice(&4u32.to_le_bytes());
     sub.extend_from_slice(&1u64.to_le_bytes());
     sub.extend_from_slice(&[0; BLOCK_BYTES]);
@@ -723,4 +728,276 @@ fn generations_made_for_a_range_are_sized_as_if_all_were_live() {
         assert_eq!(g.held(), 1);
     }
     assert_eq!(buckets(&f), [0, 1, 2, 3, 4]);
+}
+
+/// Every sub-filter of the generation for `bucket`: (k, blocks, capacity,
+/// count, words).
+#[allow(clippy::type_complexity)]
+fn layout(f: &RevocationFilter, bucket: u64) -> Vec<(u32, usize, u64, u64, Vec<u64>)> {
+    generation_of(f, bucket)
+        .chain()
+        .map(|s| {
+            let count = s.count.load(Ordering::Relaxed);
+            (s.k, s.blocks.len(), s.capacity, count, s.words().collect())
+        })
+        .collect()
+}
+
+/// The same layout with every count set to its capacity (closed).
+#[allow(clippy::type_complexity)]
+fn closed(
+    mut layout: Vec<(u32, usize, u64, u64, Vec<u64>)>,
+) -> Vec<(u32, usize, u64, u64, Vec<u64>)> {
+    for sub in &mut layout {
+        sub.3 = sub.2;
+    }
+    layout
+}
+
+#[test]
+fn a_merged_hour_the_filter_lacked_is_the_snapshot_s_chain_closed() {
+    let source = RevocationFilter::new(1000, 0.01);
+    let mut rng = Ids(31);
+    let ids: Vec<SessionId> = (0..300).map(|_| rng.id()).collect();
+    for id in &ids {
+        source.revoke(*id, 10);
+    }
+    let live = RevocationFilter::new(1000, 0.01);
+    live.revoke(rng.id(), 3 * BUCKET_SECS);
+    live.merge_snapshot(&source.to_snapshot()).unwrap();
+    assert_eq!(buckets(&live), [0, 3]);
+    assert!(layout(&source, 0).len() > 2);
+    assert_eq!(layout(&live, 0), closed(layout(&source, 0)));
+    assert!(ids.iter().all(|id| live.is_revoked(*id, 10)));
+    // The filter's own revocations in that hour get a sub-filter of their
+    // own, grown after the copies and sized as if they were not there: the
+    // first growth of a generation that holds nothing of its own.
+    let before = layout(&live, 0);
+    let (held, generations) = live.usage();
+    assert_eq!(generations, 2);
+    let own = rng.id();
+    live.revoke(own, 20);
+    let after = layout(&live, 0);
+    assert_eq!(after.len(), before.len() + 1);
+    assert_eq!(after[..before.len()], before[..]);
+    let g = generation_of(&live, 0);
+    let newest = g.chain().last().unwrap();
+    assert!(newest.contains(&own) && !newest.merged);
+    assert!(g.chain().take(before.len()).all(|s| s.merged));
+    let expected = if held < 1000 { (1000 - held) / 2 } else { 0 };
+    let target = live.budget_part(0.01, MIN_SUB_CAPACITY, expected);
+    let fresh = SubFilter::new(MIN_SUB_CAPACITY, target);
+    assert_eq!(
+        (newest.capacity, newest.fp_target, newest.blocks.len()),
+        (fresh.capacity, target, fresh.blocks.len())
+    );
+    assert_eq!(newest.count.load(Ordering::Relaxed), 1);
+    // Reloaded, the copies count as the filter's own.
+    let back = RevocationFilter::from_snapshot(&live.to_snapshot()).unwrap();
+    assert!(generation_of(&back, 0).chain().all(|s| !s.merged));
+}
+
+#[test]
+fn a_chain_that_spent_more_than_the_rate_still_grows_at_half_per_link() {
+    // A reloaded chain holding another filter's sub-filters may have spent
+    // more than the whole rate: five full links of 0.004 at 1%.
+    let f = RevocationFilter::from_snapshot(&sealed(chain_body_at(5, 64, 0.004))).unwrap();
+    f.revoke(SessionId([3; 16]), 10);
+    let g = generation_of(&f, 0);
+    let newest = g.chain().last().unwrap();
+    // Holding 320 of a capacity of 1000 in one live generation: a share of
+    // 680, clamped to what it holds; half the rate per link so far.
+    let part = 320.0 / 680.0;
+    assert_eq!(newest.fp_target, 0.01 * 0.5f64.powi(5) * part);
+    assert_eq!(
+        newest.capacity,
+        SubFilter::new(320, newest.fp_target).capacity
+    );
+}
+
+#[test]
+fn merging_a_newer_snapshot_of_the_same_source_adds_only_what_it_grew() {
+    let source = RevocationFilter::new(1000, 0.01);
+    let live = RevocationFilter::new(1000, 0.01);
+    let mut rng = Ids(32);
+    let mut ids = Vec::new();
+    for round in 0..6 {
+        for _ in 0..150 {
+            let id = rng.id();
+            source.revoke(id, 100);
+            ids.push(id);
+        }
+        let snapshot = source.to_snapshot();
+        live.merge_snapshot(&snapshot).unwrap();
+        // One copy of each of the source's sub-filters, with its bits.
+        assert_eq!(
+            layout(&live, 0),
+            closed(layout(&source, 0)),
+            "round {round}"
+        );
+        // Again: nothing changes.
+        let merged = live.to_snapshot();
+        live.merge_snapshot(&snapshot).unwrap();
+        assert_eq!(live.to_snapshot(), merged, "round {round}");
+    }
+    assert!(layout(&source, 0).len() > 3);
+    assert!(ids.iter().all(|id| live.is_revoked(*id, 100)));
+}
+
+#[test]
+fn a_sub_filter_holding_a_subset_of_the_snapshot_s_bits_takes_them() {
+    // The same sizing and the same first revocations: the live sub-filter
+    // has the geometry of the source's and a subset of its bits.
+    let source = RevocationFilter::new(1000, 0.01);
+    let live = RevocationFilter::new(1000, 0.01);
+    let mut rng = Ids(33);
+    let first: Vec<SessionId> = (0..20).map(|_| rng.id()).collect();
+    let more: Vec<SessionId> = (0..30).map(|_| rng.id()).collect();
+    for id in first.iter().chain(&more) {
+        source.revoke(*id, 100);
+    }
+    for id in &first {
+        live.revoke(*id, 100);
+    }
+    let (_, mut incoming) = snapshot::parse(&source.to_snapshot()).unwrap();
+    let incoming = incoming.remove(0).into_chain();
+    let g = generation_of(&live, 0);
+    assert_eq!(merge::plan(&g, &incoming), Ok(vec![merge::Step::Extend(0)]));
+    live.merge_snapshot(&source.to_snapshot()).unwrap();
+    // ORed in: the source's bits, the larger count, still open to inserts.
+    assert_eq!(layout(&live, 0), layout(&source, 0));
+    assert_eq!(layout(&live, 0)[0].3, 50);
+    assert!(first
+        .iter()
+        .chain(&more)
+        .all(|id| live.is_revoked(*id, 100)));
+    // The other way round, the live one holds them all: nothing to do.
+    let (_, mut back) = snapshot::parse(&sealed(chain_body(1, 64))).unwrap();
+    let empty = back.remove(0).into_chain();
+    assert_eq!(merge::plan(&g, &empty), Ok(vec![merge::Step::Held]));
+    let (_, mut same) = snapshot::parse(&live.to_snapshot()).unwrap();
+    let same = same.remove(0).into_chain();
+    assert_eq!(merge::plan(&g, &same), Ok(vec![merge::Step::Held]));
+}
+
+#[test]
+fn a_chain_of_another_geometry_is_chained_after_the_filter_s_own() {
+    let mut rng = Ids(34);
+    let live = RevocationFilter::new(100_000, 0.001);
+    let own: Vec<SessionId> = (0..400).map(|_| rng.id()).collect();
+    for id in &own {
+        live.revoke(*id, 7);
+    }
+    let source = RevocationFilter::new(1000, 0.01);
+    let theirs: Vec<SessionId> = (0..400).map(|_| rng.id()).collect();
+    for id in &theirs {
+        source.revoke(*id, 8);
+    }
+    let (mine, foreign) = (layout(&live, 0), layout(&source, 0));
+    live.merge_snapshot(&source.to_snapshot()).unwrap();
+    let merged = layout(&live, 0);
+    assert_eq!(merged.len(), mine.len() + foreign.len());
+    assert_eq!(merged[..mine.len()], mine[..]);
+    assert_eq!(merged[mine.len()..], closed(foreign)[..]);
+    // The filter's own newest sub-filter had room: the next own revocation
+    // goes there, not into a new one after the copies.
+    let last_own = mine.len() - 1;
+    assert!(mine[last_own].3 < mine[last_own].2);
+    let id = rng.id();
+    live.revoke(id, 7);
+    let after = layout(&live, 0);
+    assert_eq!(after.len(), merged.len());
+    assert_eq!(after[last_own].3, mine[last_own].3 + 1);
+    assert!(generation_of(&live, 0)
+        .chain()
+        .nth(last_own)
+        .unwrap()
+        .contains(&id));
+    assert!(own.iter().all(|id| live.is_revoked(*id, 7)));
+    assert!(theirs.iter().all(|id| live.is_revoked(*id, 8)));
+    let back = RevocationFilter::from_snapshot(&live.to_snapshot()).unwrap();
+    assert!(own.iter().chain(&theirs).all(|id| back.is_revoked(*id, 9)));
+}
+
+#[test]
+fn a_merge_that_would_pass_the_chain_limit_changes_nothing() {
+    // A live chain one short of the limit, of empty one-block sub-filters.
+    let live = RevocationFilter::from_snapshot(&sealed(chain_body(MAX_CHAIN - 1, 64))).unwrap();
+    let source = RevocationFilter::new(1, 0.5);
+    let mut rng = Ids(35);
+    source.revoke(rng.id(), 5);
+    // A second hour the live filter lacks, merged only if all fits.
+    source.revoke(rng.id(), 2 * BUCKET_SECS);
+    let one = source.to_snapshot();
+    for _ in 0..300 {
+        source.revoke(rng.id(), 5);
+    }
+    assert!(layout(&source, 0).len() >= 2);
+    let before = live.to_snapshot();
+    assert_eq!(
+        live.merge_snapshot(&source.to_snapshot()),
+        Err(Error::MergeLimit)
+    );
+    assert_eq!(live.to_snapshot(), before);
+    // One sub-filter fits: the chain reaches the limit.
+    live.merge_snapshot(&one).unwrap();
+    assert_eq!(layout(&live, 0).len(), MAX_CHAIN);
+    assert_eq!(buckets(&live), [0, 2]);
+    // At the limit, chaining is refused (a race with growth gets here).
+    let (_, mut extra) = snapshot::parse(&source.to_snapshot()).unwrap();
+    let sub = extra.remove(0).into_chain().remove(0);
+    let g = generation_of(&live, 0);
+    assert_eq!(merge::chain(&g, sub), Err(Error::MergeLimit));
+    assert_eq!(g.chain().count(), MAX_CHAIN);
+}
+
+#[test]
+fn merging_a_corrupt_snapshot_changes_nothing() {
+    let live = RevocationFilter::new(100, 0.01);
+    live.revoke(SessionId([1; 16]), 5);
+    let before = live.to_snapshot();
+    // A good first generation, then a second out of order: only a parse
+    // of the whole snapshot sees it.
+    let source = RevocationFilter::new(100, 0.01);
+    source.revoke(SessionId([2; 16]), 10);
+    source.revoke(SessionId([3; 16]), 5 * BUCKET_SECS);
+    let snap = source.to_snapshot();
+    let mut body = snap[..snap.len() - CHECK_LEN].to_vec();
+    let second = body.len() - (16 + 36 + 2 * BLOCK_BYTES);
+    body[second..second + 8].copy_from_slice(&0u64.to_le_bytes());
+    for bad in [sealed(body), snap[..snap.len() - 1].to_vec(), Vec::new()] {
+        assert_eq!(live.merge_snapshot(&bad), Err(Error::CorruptSnapshot));
+        assert_eq!(live.to_snapshot(), before);
+    }
+    assert!(!live.is_revoked(SessionId([2; 16]), 10));
+}
+
+#[test]
+fn only_sub_filters_of_the_same_geometry_are_compared() {
+    let blocks = |n: usize| (0..n).map(|_| Block::default()).collect();
+    // The same k and capacity but two blocks: the id lies in the second
+    // block, which an empty one-block sub-filter does not even have.
+    let live = Generation {
+        bucket: 0,
+        first: SubFilter::with_blocks(blocks(1), 4, 64, 0.01, 0),
+    };
+    let wider = SubFilter::with_blocks(blocks(2), 4, 64, 0.01, 0);
+    wider.insert(&id_at(u64::MAX, &[1, 2, 3, 4]));
+    assert_eq!(merge::plan(&live, &[wider]), Ok(vec![merge::Step::Chain]));
+    // The same blocks and capacity but k = 3 against 4: the live one holds
+    // the id's three bits and more, but looks for a fourth.
+    let id = id_at(0, &[1, 2, 3, 4]);
+    let live = Generation {
+        bucket: 0,
+        first: SubFilter::with_blocks(blocks(1), 4, 64, 0.01, 0),
+    };
+    live.first.insert(&id_at(0, &[1, 2, 3, 5]));
+    let fewer = SubFilter::with_blocks(blocks(1), 3, 64, 0.01, 0);
+    fewer.insert(&id);
+    assert!(!live.contains(&id) && fewer.contains(&id));
+    assert_eq!(merge::plan(&live, &[fewer]), Ok(vec![merge::Step::Chain]));
+    // Equal geometry and bits: held.
+    let same = SubFilter::with_blocks(blocks(1), 4, 64, 0.01, 0);
+    same.insert(&id_at(0, &[1, 2, 3, 5]));
+    assert_eq!(merge::plan(&live, &[same]), Ok(vec![merge::Step::Held]));
 }
