@@ -50,8 +50,16 @@
 //!   `unsafe`). Structural changes (a new generation, `prune`) take a mutex
 //!   that only writers contend on, copy the table of pointers, and publish the
 //!   copy; building and freeing generations happens outside it.
-//! * **Snapshots** are versioned, CRC-32-checked and parsed with every length
-//!   bounded by the input (docs/FORMAT.md).
+//! * **Bounded chains.** Growth makes each new sub-filter hold at least a
+//!   quarter of what its generation holds, so past [`MAX_CHAIN`] (178) links
+//!   a generation would hold more ids than a `u64` counts: longer chains are
+//!   never built and are refused in snapshots, which bounds every lookup.
+//!   Chains are dropped link by link, never recursively.
+//! * **Snapshots** are versioned, CRC-32-checked (against accidents, not
+//!   tampering) and parsed with every length bounded by the input
+//!   (docs/FORMAT.md); a snapshot is written in one walk of each chain, so
+//!   one taken while revocations arrive always loads. `merge_snapshot` ORs or
+//!   chains a snapshot's sub-filters into a live filter (merge.rs).
 
 mod bloom;
 mod merge;
