@@ -151,10 +151,12 @@ const MIN_FP_TARGET: f64 = 1e-18;
 /// costs more per revocation, as room is kept for growth. Past the capacity
 /// it keeps growing and keeps its rate.
 ///
-/// `Send + Sync`: share it behind an `Arc`. Lookups and inserts set and test
-/// atomic words under the shared side of a read-write lock, so they never wait
-/// for each other; adding or pruning a generation takes the exclusive side for
-/// the time of a pointer move. Never reads the clock: `prune` is told the time.
+/// `Send + Sync`: share it behind an `Arc`. Lookups and inserts load the
+/// generation table without a lock and set and test atomic words, so they
+/// never wait for each other or for a writer; adding or pruning a generation
+/// (and a merge that adds one) takes a mutex that only such writers contend
+/// on, and publishes a new table. Never reads the clock: `prune` is told the
+/// time.
 ///
 /// ```
 /// use tessera::{RevocationFilter, SessionId};
