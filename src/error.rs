@@ -88,6 +88,18 @@ pub enum Error {
         /// Its permission bits, e.g. `0o644`.
         mode: u32,
     },
+    /// A subject revocation names a subject longer than
+    /// [`MAX_SUBJECT_LEN`](crate::MAX_SUBJECT_LEN) bytes.
+    SubjectTooLong,
+    /// The subject revocation table is full (its capacity of subjects
+    /// revoked within the maximum lifetime); the revocation was not recorded.
+    SubjectTableFull,
+    /// The revocation feed has not been read for longer than the staleness
+    /// limit the operator set, and the policy is to fail closed.
+    Stale,
+    /// The revocation feed (Redis) failed or sent something unusable. The
+    /// message says what; it never holds key material or passwords.
+    Fleet(String),
 }
 
 impl fmt::Display for Error {
@@ -123,6 +135,10 @@ impl fmt::Display for Error {
                 "this is an issuer keyset (it holds signing keys); verifiers need the \
                  verifier keyset exported from it"
             }
+            Error::SubjectTooLong => "subject too long to revoke",
+            Error::SubjectTableFull => "subject revocation table full; revocation not recorded",
+            Error::Stale => "revocation feed stale: refusing to verify (fail-closed policy)",
+            Error::Fleet(why) => return write!(f, "revocation feed: {why}"),
             Error::Io(kind) => return write!(f, "file error: {kind}"),
             Error::KeysetFormat(why) => return write!(f, "invalid keyset file: {why}"),
             Error::InsecurePermissions { path, mode } => {

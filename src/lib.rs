@@ -21,6 +21,7 @@ mod keys;
 mod live;
 mod os;
 mod revocation;
+mod subjects;
 mod token;
 mod verifier;
 
@@ -39,6 +40,7 @@ pub use keyfile::MAX_KEYSET_FILE_LEN;
 pub use keys::{KeyId, KeyInfo, KeyState, Keyset, VerifierKeyset};
 pub use live::{LiveIssuer, LiveVerifier};
 pub use revocation::{RevocationFilter, MAX_REVOKE_WINDOW, MAX_SNAPSHOT_LEN};
+pub use subjects::{SubjectRevocations, DEFAULT_SUBJECT_CAPACITY, MAX_SUBJECT_LEN};
 pub use verifier::{
     Verifier, DEFAULT_CACHE_CAPACITY, DEFAULT_REVOCATION_CAPACITY, DEFAULT_REVOCATION_FP_RATE,
 };
@@ -55,6 +57,7 @@ mod tests {
         assert_send_sync::<Verifier>();
         assert_send_sync::<RevocationFilter>();
         assert_send_sync::<Guard>();
+        assert_send_sync::<SubjectRevocations>();
         assert_send_sync::<Keyset>();
         assert_send_sync::<VerifierKeyset>();
         assert_send_sync::<LiveVerifier>();

@@ -5,10 +5,11 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 use crate::cache::{VerifiedCache, SLOT_PLAINTEXT};
-use crate::claims::{check_times, decode_session, Policy, Session, SessionId};
+use crate::claims::{check_times, decode_session, Policy, Session, SessionId, MAX_LEEWAY};
 use crate::keys::{KeyId, VerifierKeyset};
 use crate::os::unix_now;
 use crate::revocation::RevocationFilter;
+use crate::subjects::{SubjectRevocations, DEFAULT_SUBJECT_CAPACITY};
 use crate::token::{
     check_length_and_prefix, message_room, PlaintextBuf, UntrustedToken, MAX_BODY, SMALL_BODY,
     SMALL_TOKEN,
@@ -65,6 +66,8 @@ pub struct Verifier {
     keys: VerifierKeyset,
     policy: Policy,
     revocations: Arc<RevocationFilter>,
+    /// Subjects whose older sessions are revoked ("log out everywhere").
+    subjects: Arc<SubjectRevocations>,
     /// Fully verified tokens; `None` when turned off. Bound to this
     /// verifier's keys and audience, which never change after `new`.
     cache: Option<Arc<VerifiedCache>>,
@@ -81,6 +84,7 @@ impl Verifier {
                 DEFAULT_REVOCATION_CAPACITY,
                 DEFAULT_REVOCATION_FP_RATE,
             )),
+            subjects: Arc::new(SubjectRevocations::new(DEFAULT_SUBJECT_CAPACITY)),
             cache: VerifiedCache::new(DEFAULT_CACHE_CAPACITY).map(Arc::new),
         }
     }
@@ -148,7 +152,8 @@ impl Verifier {
     /// [`Error::UnknownKey`], [`Error::Invalid`] (decryption or signature),
     /// [`Error::Malformed`] (the claims' session id, times or subject),
     /// [`Error::DataMismatch`] (a genuine token whose data is not a `T`),
-    /// [`Error::NotYetValid`], [`Error::Expired`], [`Error::Revoked`].
+    /// [`Error::NotYetValid`], [`Error::Expired`], [`Error::Revoked`] (the
+    /// session, or its subject before the session was issued).
     pub fn verify<T: DeserializeOwned>(&self, token: &str) -> Result<Session<T>, Error> {
         // The clock is read only once the claims are known to be genuine:
         // garbage and forgeries are rejected without it.
@@ -241,6 +246,13 @@ impl Verifier {
         {
             return Err(Error::Revoked);
         }
+        // Step 8, continued: "log out everywhere" for the subject.
+        if self
+            .subjects
+            .is_revoked(session.subject(), session.issued_at())
+        {
+            return Err(Error::Revoked);
+        }
         Ok(session)
     }
 
@@ -323,6 +335,60 @@ impl Verifier {
     /// The revocation filter this verifier consults.
     pub fn revocations(&self) -> &Arc<RevocationFilter> {
         &self.revocations
+    }
+
+    /// Logs `subject` out everywhere: every session of it issued strictly
+    /// before `before` (unix seconds) is rejected, including renewals of
+    /// those sessions, while sessions issued at or after `before` (a new
+    /// sign-in after a password change) are accepted. The revocation is kept
+    /// until every session it rejects has passed its deadline: `before` plus
+    /// this verifier's maximum lifetime plus the largest leeway.
+    ///
+    /// ```
+    /// use tessera::{Error, Issuer, Keyset, Policy};
+    ///
+    /// let issuer = Issuer::new(Keyset::generate(), Policy::default());
+    /// let verifier = issuer.verifier();
+    /// let old = issuer.issue_at("alice", &(), 1_700_000_000)?;
+    /// verifier.revoke_subject("alice", 1_700_000_100)?;
+    /// let new = issuer.issue_at("alice", &(), 1_700_000_100)?;
+    /// assert_eq!(verifier.verify_at::<()>(&old, 1_700_000_100).err(), Some(Error::Revoked));
+    /// assert!(verifier.verify_at::<()>(&new, 1_700_000_100).is_ok());
+    /// # Ok::<(), tessera::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SubjectTooLong`] or [`Error::SubjectTableFull`] (see
+    /// [`SubjectRevocations::revoke`]); nothing is recorded then.
+    pub fn revoke_subject(&self, subject: &str, before: u64) -> Result<(), Error> {
+        self.subjects
+            .revoke(subject, before, self.subject_forget_after(before))
+    }
+
+    /// When a subject revocation with cutoff `before` may be forgotten under
+    /// this verifier's policy.
+    pub fn subject_forget_after(&self, before: u64) -> u64 {
+        before
+            .saturating_add(self.policy.max_lifetime)
+            .saturating_add(MAX_LEEWAY.as_secs())
+    }
+
+    /// Replaces this verifier's subject revocations with a shared table, so
+    /// that several verifiers (or a revocation feed) see the same ones.
+    pub fn with_subject_revocations(mut self, subjects: Arc<SubjectRevocations>) -> Verifier {
+        self.subjects = subjects;
+        self
+    }
+
+    /// The subject revocations this verifier consults.
+    pub fn subject_revocations(&self) -> &Arc<SubjectRevocations> {
+        &self.subjects
+    }
+
+    /// The policy this verifier checks tokens against.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
     }
 }
 

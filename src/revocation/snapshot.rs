@@ -249,7 +249,7 @@ impl RevocationFilter {
 
 /// CRC-32 (IEEE 802.3, reflected), a byte at a time from a table built at
 /// compile time.
-pub(super) fn crc32(bytes: &[u8]) -> u32 {
+pub(crate) fn crc32(bytes: &[u8]) -> u32 {
     const TABLE: [u32; 256] = {
         let mut table = [0u32; 256];
         let mut i = 0;
