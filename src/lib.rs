@@ -14,6 +14,8 @@ mod ed25519;
 mod error;
 mod files;
 mod guard;
+#[cfg(feature = "redis")]
+pub mod fleet;
 mod issuer;
 #[cfg(feature = "json")]
 mod keyfile;

@@ -205,9 +205,7 @@ impl SubjectRevocations {
         let table = self.table.load();
         let mut entries: Vec<_> = table.iter().collect();
         entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        let mut out = Vec::with_capacity(
-            4 + 1 + 8 + entries.len() * (ENTRY_MIN_BYTES + 16) + 4,
-        );
+        let mut out = Vec::with_capacity(4 + 1 + 8 + entries.len() * (ENTRY_MIN_BYTES + 16) + 4);
         out.extend_from_slice(SNAPSHOT_MAGIC);
         out.push(SNAPSHOT_VERSION);
         out.extend_from_slice(&(entries.len() as u64).to_le_bytes());
@@ -294,7 +292,10 @@ fn parse(bytes: &[u8]) -> Result<Table, Error> {
     let (count, mut rest) = take_u64(rest)?;
     let count = usize::try_from(count).map_err(|_| Error::CorruptSnapshot)?;
     // Every entry takes at least ENTRY_MIN_BYTES: bound the count by the input.
-    if count.checked_mul(ENTRY_MIN_BYTES).is_none_or(|n| n > rest.len()) {
+    if count
+        .checked_mul(ENTRY_MIN_BYTES)
+        .is_none_or(|n| n > rest.len())
+    {
         return Err(Error::CorruptSnapshot);
     }
     let mut table = Table::with_capacity(count);

@@ -1,0 +1,680 @@
+//! The following side: a task per server that applies the feed to its
+//! [`LiveVerifier`], and the handle that owns it.
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, Value};
+use serde::de::DeserializeOwned;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::event::{EntryId, Event};
+use super::publisher::{fetch_keyset, load_snapshot, store_snapshot, Published};
+use super::snapshot;
+use super::{redis_error, FleetConfig, CONNECT_TIMEOUT};
+use crate::os::unix_now;
+use crate::{Error, LiveVerifier, Session};
+
+/// "Never": the last successful read time before the first one, and the
+/// staleness limit when failing closed is off.
+const NEVER: u64 = u64::MAX;
+/// First and largest wait between reconnection attempts.
+const BACKOFF_START: Duration = Duration::from_millis(50);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// How often the follower forgets revocations past their deadline.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+/// How a [`Follower`] follows the feed.
+#[derive(Clone, Debug)]
+pub struct FollowerConfig {
+    fleet: FleetConfig,
+    client_name: String,
+    follow_keys: bool,
+    fail_closed_after: Option<Duration>,
+    block: Duration,
+    batch: usize,
+    snapshot_every: Option<Duration>,
+}
+
+impl FollowerConfig {
+    /// Follows `fleet`: applies revocations, subject revocations and
+    /// published keysets; never fails closed; blocking reads of up to one
+    /// second; no snapshots written.
+    pub fn new(fleet: FleetConfig) -> FollowerConfig {
+        FollowerConfig {
+            fleet,
+            client_name: "tessera-follower".into(),
+            follow_keys: true,
+            fail_closed_after: None,
+            block: Duration::from_secs(1),
+            batch: 1000,
+            snapshot_every: None,
+        }
+    }
+
+    /// The name the follower's Redis connection takes (`CLIENT SETNAME`), as
+    /// `CLIENT LIST` shows it. Spaces and newlines are replaced by `_`.
+    pub fn client_name(mut self, name: &str) -> FollowerConfig {
+        self.client_name = name
+            .chars()
+            .map(|c| if c.is_whitespace() { '_' } else { c })
+            .collect();
+        self
+    }
+
+    /// Whether to swap in verifier keysets published to Redis (default
+    /// true). Turn it off to keep Redis out of the trust placed in keys: the
+    /// server then takes keys only from its own files, and Redis carries only
+    /// revocations.
+    pub fn follow_keys(mut self, follow: bool) -> FollowerConfig {
+        self.follow_keys = follow;
+        self
+    }
+
+    /// Fail closed: once the feed has not been read successfully for longer
+    /// than `limit` (or before the follower is first ready),
+    /// [`FleetVerifier::verify`] returns [`Error::Stale`] instead of
+    /// verifying. Off by default: verification keeps working on the last
+    /// state while Redis is away.
+    pub fn fail_closed_after(mut self, limit: Duration) -> FollowerConfig {
+        self.fail_closed_after = Some(limit);
+        self
+    }
+
+    /// The longest blocking read (default 1 s): an idle feed is still read
+    /// successfully this often, which is what staleness measures.
+    pub fn block(mut self, d: Duration) -> FollowerConfig {
+        self.block = d.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Write a snapshot to Redis (and trim the stream) this often. One or two
+    /// followers per fleet are enough; a snapshot is only ever replaced by a
+    /// newer one.
+    pub fn snapshot_every(mut self, every: Duration) -> FollowerConfig {
+        self.snapshot_every = Some(every);
+        self
+    }
+}
+
+/// State shared by the task, its handle and the verifiers made from it.
+#[derive(Debug)]
+struct Shared {
+    /// Origin of the millisecond clock below.
+    base: Instant,
+    /// Milliseconds after `base` of the last successful read, or `NEVER`.
+    last_ok: AtomicU64,
+    /// The fail-closed limit in milliseconds, or `NEVER`.
+    limit: u64,
+    /// Set once the follower first caught up.
+    ready: AtomicBool,
+    /// Malformed entries skipped, and connections lost, so far.
+    malformed: AtomicU64,
+    reconnects: AtomicU64,
+}
+
+impl Shared {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.base.elapsed().as_millis()).unwrap_or(NEVER - 1)
+    }
+
+    fn mark_read(&self) {
+        self.last_ok.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    fn staleness(&self) -> Option<Duration> {
+        let last = self.last_ok.load(Ordering::Relaxed);
+        (last != NEVER).then(|| Duration::from_millis(self.now_ms().saturating_sub(last)))
+    }
+}
+
+/// Starts followers.
+#[derive(Debug)]
+pub struct Follower;
+
+impl Follower {
+    /// Starts a follower task on the current tokio runtime that applies the
+    /// feed to `live`. Returns at once; [`FollowerHandle::ready`] says when
+    /// it has caught up. Dropping the handle stops the task.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Fleet`] if the Redis URL is invalid or no tokio runtime is
+    /// running. Redis being unreachable is not an error: the task keeps
+    /// trying.
+    pub fn spawn(config: FollowerConfig, live: LiveVerifier) -> Result<FollowerHandle, Error> {
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| Error::Fleet("a follower needs a running tokio runtime".into()))?;
+        let client = config.fleet.client()?;
+        let shared = Arc::new(Shared {
+            base: Instant::now(),
+            last_ok: AtomicU64::new(NEVER),
+            limit: config
+                .fail_closed_after
+                .map_or(NEVER, |d| u64::try_from(d.as_millis()).unwrap_or(NEVER - 1)),
+            ready: AtomicBool::new(false),
+            malformed: AtomicU64::new(0),
+            reconnects: AtomicU64::new(0),
+        });
+        let (position_tx, position) = watch::channel(EntryId::ZERO);
+        let (ready_tx, ready) = watch::channel(false);
+        let task = Task {
+            config: config.clone(),
+            client: client.clone(),
+            live: live.clone(),
+            shared: shared.clone(),
+            position: position_tx,
+            ready: ready_tx,
+            applied: None,
+            keyset: None,
+            last_prune: Instant::now(),
+            last_snapshot: Instant::now(),
+        };
+        let task = runtime.spawn(task.run());
+        Ok(FollowerHandle {
+            config,
+            client,
+            live,
+            shared,
+            position,
+            ready,
+            task,
+        })
+    }
+}
+
+/// Owns a follower task: dropping it (or [`shutdown`](Self::shutdown))
+/// stops the task. Hand [`verifier`](Self::verifier)s to request handlers.
+#[derive(Debug)]
+pub struct FollowerHandle {
+    config: FollowerConfig,
+    client: redis::Client,
+    live: LiveVerifier,
+    shared: Arc<Shared>,
+    position: watch::Receiver<EntryId>,
+    ready: watch::Receiver<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for FollowerHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FollowerHandle {
+    /// Waits until the follower has loaded the snapshot and applied every
+    /// entry that was in the stream when it caught up.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Fleet`] if the task has stopped.
+    pub async fn ready(&self) -> Result<(), Error> {
+        let mut ready = self.ready.clone();
+        ready
+            .wait_for(|r| *r)
+            .await
+            .map(|_| ())
+            .map_err(|_| Error::Fleet("the follower task has stopped".into()))
+    }
+
+    /// Whether the follower has caught up once.
+    pub fn is_ready(&self) -> bool {
+        self.shared.ready.load(Ordering::Relaxed)
+    }
+
+    /// The last entry applied.
+    pub fn position(&self) -> EntryId {
+        *self.position.borrow()
+    }
+
+    /// Waits until the entry `id` (as a [`Publisher`](super::Publisher)
+    /// returned it) has been applied.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Fleet`] if the task has stopped.
+    pub async fn applied(&self, id: EntryId) -> Result<(), Error> {
+        let mut position = self.position.clone();
+        position
+            .wait_for(|p| *p >= id)
+            .await
+            .map(|_| ())
+            .map_err(|_| Error::Fleet("the follower task has stopped".into()))
+    }
+
+    /// Time since the last successful read from Redis; `None` before the
+    /// first.
+    pub fn staleness(&self) -> Option<Duration> {
+        self.shared.staleness()
+    }
+
+    /// Malformed stream entries logged and skipped so far.
+    pub fn malformed_entries(&self) -> u64 {
+        self.shared.malformed.load(Ordering::Relaxed)
+    }
+
+    /// Times the connection to Redis was lost (or could not be made) so far.
+    pub fn reconnects(&self) -> u64 {
+        self.shared.reconnects.load(Ordering::Relaxed)
+    }
+
+    /// A verifier that checks staleness first (see
+    /// [`FollowerConfig::fail_closed_after`]); `Clone`, for request handlers.
+    pub fn verifier(&self) -> FleetVerifier {
+        FleetVerifier {
+            live: self.live.clone(),
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Stores a snapshot of this server's state covering every entry applied
+    /// so far, stamped `now` (unix seconds), unless a newer one is stored;
+    /// then trims the stream as of `now`. Returns whether it was stored.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Fleet`] if Redis fails.
+    pub async fn write_snapshot(&self, now: u64) -> Result<bool, Error> {
+        let mut conn = connect(&self.client, Duration::from_secs(5)).await?;
+        // The position first: every entry up to it is already in the state
+        // read next (the task publishes a position after applying it).
+        let position = self.position();
+        let stored = store_snapshot(
+            &mut conn,
+            &self.config.fleet,
+            position,
+            now,
+            self.live.revocations(),
+            self.live.current().subject_revocations(),
+        )
+        .await?;
+        trim(&mut conn, &self.config.fleet, now).await?;
+        Ok(stored)
+    }
+
+    /// Stops the task and waits until it has stopped.
+    pub async fn shutdown(mut self) {
+        self.task.abort();
+        let _ = (&mut self.task).await;
+    }
+}
+
+/// A [`LiveVerifier`] behind the follower's staleness policy. `Clone`,
+/// `Send + Sync`.
+#[derive(Clone, Debug)]
+pub struct FleetVerifier {
+    live: LiveVerifier,
+    shared: Arc<Shared>,
+}
+
+impl FleetVerifier {
+    /// The live verifier the follower updates.
+    pub fn live(&self) -> &LiveVerifier {
+        &self.live
+    }
+
+    /// Time since the follower's last successful read; `None` before the
+    /// first.
+    pub fn staleness(&self) -> Option<Duration> {
+        self.shared.staleness()
+    }
+
+    /// `Ok` unless the fail-closed policy is on and the feed is stale (or the
+    /// follower has not caught up yet). Two atomic loads and a clock read.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Stale`].
+    pub fn check_fresh(&self) -> Result<(), Error> {
+        let shared = &*self.shared;
+        if shared.limit == NEVER {
+            return Ok(());
+        }
+        let last = shared.last_ok.load(Ordering::Relaxed);
+        if !shared.ready.load(Ordering::Relaxed)
+            || last == NEVER
+            || shared.now_ms().saturating_sub(last) > shared.limit
+        {
+            return Err(Error::Stale);
+        }
+        Ok(())
+    }
+
+    /// [`check_fresh`](Self::check_fresh), then
+    /// [`Verifier::verify`](crate::Verifier::verify) with the current keys.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Stale`], or any error of `Verifier::verify`.
+    pub fn verify<T: DeserializeOwned>(&self, token: &str) -> Result<Session<T>, Error> {
+        self.check_fresh()?;
+        self.live.current().verify(token)
+    }
+
+    /// [`verify`](Self::verify) as if the time were `now` (the staleness
+    /// check still uses the real elapsed time).
+    ///
+    /// # Errors
+    ///
+    /// As [`verify`](Self::verify).
+    pub fn verify_at<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        now: u64,
+    ) -> Result<Session<T>, Error> {
+        self.check_fresh()?;
+        self.live.current().verify_at(token, now)
+    }
+}
+
+/// Opens a dedicated connection (a blocking read must not share one).
+async fn connect(
+    client: &redis::Client,
+    response_timeout: Duration,
+) -> Result<MultiplexedConnection, Error> {
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(CONNECT_TIMEOUT)
+        .set_response_timeout(response_timeout);
+    client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+        .map_err(|e| redis_error(&e))
+}
+
+/// `XTRIM <stream> MINID ~ <now - window>`.
+async fn trim(
+    conn: &mut MultiplexedConnection,
+    fleet: &FleetConfig,
+    now: u64,
+) -> Result<(), Error> {
+    let min = now.saturating_mul(1000).saturating_sub(fleet.window_ms());
+    redis::cmd("XTRIM")
+        .arg(fleet.stream_key())
+        .arg("MINID")
+        .arg("~")
+        .arg(min)
+        .query_async::<()>(conn)
+        .await
+        .map_err(|e| redis_error(&e))
+}
+
+/// The follower task's own state.
+struct Task {
+    config: FollowerConfig,
+    client: redis::Client,
+    live: LiveVerifier,
+    shared: Arc<Shared>,
+    position: watch::Sender<EntryId>,
+    ready: watch::Sender<bool>,
+    /// The last entry applied; `None` until the snapshot has been loaded.
+    applied: Option<EntryId>,
+    /// The JSON of the keyset last swapped in (secret).
+    keyset: Option<zeroize::Zeroizing<Vec<u8>>>,
+    last_prune: Instant,
+    last_snapshot: Instant,
+}
+
+impl Task {
+    async fn run(mut self) {
+        let mut backoff = BACKOFF_START;
+        loop {
+            let started = Instant::now();
+            let Err(e) = self.follow().await;
+            self.shared.reconnects.fetch_add(1, Ordering::Relaxed);
+            // A connection that worked for a while starts the backoff over.
+            if started.elapsed() > BACKOFF_MAX {
+                backoff = BACKOFF_START;
+            }
+            tracing::warn!(
+                error = %e,
+                retry_in_ms = backoff.as_millis() as u64,
+                position = %self.applied.unwrap_or_default(),
+                "tessera fleet: revocation feed unavailable; verifying on the last state"
+            );
+            tokio::time::sleep(jitter(backoff)).await;
+            backoff = (backoff * 2).min(BACKOFF_MAX);
+        }
+    }
+
+    /// One connection's life: returns only when it fails.
+    async fn follow(&mut self) -> Result<Infallible, Error> {
+        let fleet = self.config.fleet.clone();
+        let mut conn = connect(&self.client, self.config.block + Duration::from_secs(5)).await?;
+        redis::cmd("CLIENT")
+            .arg("SETNAME")
+            .arg(&self.config.client_name)
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(|e| redis_error(&e))?;
+        let started = Instant::now();
+        if self.applied.is_none() {
+            let from = self.load_snapshot(&mut conn).await?;
+            self.applied = Some(from);
+            self.position.send_replace(from);
+        }
+        if self.config.follow_keys {
+            self.load_keyset(&mut conn).await?;
+        }
+        // Catch up without blocking, then follow with blocking reads.
+        while self.read(&mut conn, &fleet, None).await? == self.config.batch {}
+        if !self.shared.ready.swap(true, Ordering::Relaxed) {
+            self.ready.send_replace(true);
+            tracing::info!(
+                position = %self.applied.unwrap_or_default(),
+                took_ms = started.elapsed().as_millis() as u64,
+                "tessera fleet: caught up with the revocation feed"
+            );
+        }
+        loop {
+            self.read(&mut conn, &fleet, Some(self.config.block))
+                .await?;
+            self.maintain(&mut conn, &fleet).await?;
+        }
+    }
+
+    /// Loads the newest stored snapshot into the live state and returns the
+    /// position it covers; a corrupt one is logged and the whole stream is
+    /// replayed instead.
+    async fn load_snapshot(&self, conn: &mut MultiplexedConnection) -> Result<EntryId, Error> {
+        let data = match load_snapshot(conn, &self.config.fleet).await {
+            Ok(Some(data)) => data,
+            Ok(None) => return Ok(EntryId::ZERO),
+            Err(Error::CorruptSnapshot) => {
+                tracing::error!("tessera fleet: stored snapshot too large; replaying the stream");
+                return Ok(EntryId::ZERO);
+            }
+            Err(e) => return Err(e),
+        };
+        let merged = snapshot::decode(&data).and_then(|snap| {
+            self.live.revocations().merge_snapshot(snap.filter)?;
+            self.live
+                .current()
+                .subject_revocations()
+                .merge_snapshot(snap.subjects)?;
+            tracing::info!(
+                position = %snap.position,
+                age_secs = unix_now().saturating_sub(snap.written_at),
+                "tessera fleet: snapshot loaded"
+            );
+            Ok(snap.position)
+        });
+        match merged {
+            Ok(position) => Ok(position),
+            Err(e) => {
+                // Replaying everything is correct (the stream holds every
+                // entry that can still matter), only slower.
+                tracing::error!(error = %e, "tessera fleet: stored snapshot unusable; replaying the stream");
+                Ok(EntryId::ZERO)
+            }
+        }
+    }
+
+    /// Swaps in the published keyset if it changed. Only a Redis failure is
+    /// an error; an invalid keyset is logged and the current keys kept.
+    async fn load_keyset(&mut self, conn: &mut MultiplexedConnection) -> Result<(), Error> {
+        let published = fetch_keyset(conn, &self.config.fleet).await?;
+        if let Published::Json(json) = &published {
+            if self.keyset.as_ref().is_some_and(|k| k[..] == json[..]) {
+                return Ok(());
+            }
+        }
+        match published.parse() {
+            Ok(keys) => {
+                let ids: Vec<u32> = keys.key_ids().iter().map(|k| k.0).collect();
+                self.live.set_keys(keys);
+                if let Published::Json(json) = published {
+                    self.keyset = Some(json);
+                }
+                tracing::info!(key_ids = ?ids, "tessera fleet: verifier keyset swapped in");
+            }
+            Err(Error::Fleet(_)) => {} // nothing published yet
+            Err(e) => {
+                tracing::error!(error = %e, "tessera fleet: published keyset refused; keeping the current keys");
+            }
+        }
+        Ok(())
+    }
+
+    /// One `XREAD` (blocking for `block` if given) after the last applied
+    /// entry; applies what it returns and says how many entries came.
+    async fn read(
+        &mut self,
+        conn: &mut MultiplexedConnection,
+        fleet: &FleetConfig,
+        block: Option<Duration>,
+    ) -> Result<usize, Error> {
+        let after = self.applied.unwrap_or_default();
+        let mut cmd = redis::cmd("XREAD");
+        cmd.arg("COUNT").arg(self.config.batch);
+        if let Some(block) = block {
+            cmd.arg("BLOCK")
+                .arg(u64::try_from(block.as_millis()).unwrap_or(u64::MAX));
+        }
+        cmd.arg("STREAMS")
+            .arg(fleet.stream_key())
+            .arg(after.to_string());
+        let reply: Value = cmd.query_async(conn).await.map_err(|e| redis_error(&e))?;
+        self.shared.mark_read();
+        let entries = stream_entries(&reply);
+        let count = entries.len();
+        let result = self.apply(conn, entries).await;
+        self.position.send_replace(self.applied.unwrap_or_default());
+        result.map(|()| count)
+    }
+
+    /// Applies entries in order, advancing the position past each one,
+    /// malformed ones included (logged and skipped).
+    async fn apply(
+        &mut self,
+        conn: &mut MultiplexedConnection,
+        entries: Vec<(&Value, &[Value])>,
+    ) -> Result<(), Error> {
+        for (id, fields) in entries {
+            let Some(id) = entry_id(id) else {
+                // Without an id the position cannot advance past it: the
+                // reply is not a stream reply. Reconnect and read again.
+                return Err(Error::Fleet("stream entry without a valid id".into()));
+            };
+            if self.applied.is_some_and(|a| id <= a) {
+                continue;
+            }
+            match Event::parse(fields) {
+                Ok(Event::Session { id, deadline }) => {
+                    self.live.revocations().revoke(id, deadline);
+                }
+                Ok(Event::Subject { subject, before }) => {
+                    if let Err(e) = self.live.current().revoke_subject(&subject, before) {
+                        tracing::error!(entry = %id, error = %e, "tessera fleet: subject revocation not recorded");
+                    }
+                }
+                Ok(Event::Keyset) => {
+                    if self.config.follow_keys {
+                        self.load_keyset(conn).await?;
+                    }
+                }
+                Err(reason) => {
+                    self.shared.malformed.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(entry = %id, reason, "tessera fleet: malformed stream entry skipped");
+                }
+            }
+            self.applied = Some(id);
+        }
+        Ok(())
+    }
+
+    /// Periodic work between reads: forget what has passed, and write a
+    /// snapshot (and trim) when configured.
+    async fn maintain(
+        &mut self,
+        conn: &mut MultiplexedConnection,
+        fleet: &FleetConfig,
+    ) -> Result<(), Error> {
+        if self.last_prune.elapsed() >= PRUNE_EVERY {
+            self.last_prune = Instant::now();
+            let now = unix_now();
+            self.live.revocations().prune(now);
+            self.live.current().subject_revocations().prune(now);
+        }
+        if let Some(every) = self.config.snapshot_every {
+            if self.last_snapshot.elapsed() >= every {
+                self.last_snapshot = Instant::now();
+                let now = unix_now();
+                let position = self.applied.unwrap_or_default();
+                let filter = self.live.revocations().clone();
+                let subjects = self.live.current().subject_revocations().clone();
+                store_snapshot(conn, fleet, position, now, &filter, &subjects).await?;
+                trim(conn, fleet, now).await?;
+                tracing::debug!(position = %position, "tessera fleet: snapshot written");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The entries of an `XREAD` reply for one stream: `[[key, [[id, fields],
+/// ...]]]` (RESP2) or `{key: [[id, fields], ...]}` (RESP3); nothing for a
+/// timeout (nil) or anything else.
+fn stream_entries(reply: &Value) -> Vec<(&Value, &[Value])> {
+    let entries = match reply {
+        Value::Array(streams) => match streams.first() {
+            Some(Value::Array(stream)) => stream.get(1),
+            _ => None,
+        },
+        Value::Map(streams) => streams.first().map(|(_, v)| v),
+        _ => None,
+    };
+    let Some(Value::Array(entries)) = entries else {
+        return Vec::new();
+    };
+    entries
+        .iter()
+        .filter_map(|entry| match entry {
+            Value::Array(parts) => match parts.as_slice() {
+                [id, Value::Array(fields)] => Some((id, fields.as_slice())),
+                [id, ..] => Some((id, &[][..])),
+                [] => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+fn entry_id(v: &Value) -> Option<EntryId> {
+    match v {
+        Value::BulkString(b) => core::str::from_utf8(b).ok()?.parse().ok(),
+        Value::SimpleString(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+/// Between half and all of `d`, so that a fleet does not reconnect in step.
+fn jitter(d: Duration) -> Duration {
+    let mut byte = [0u8; 1];
+    let r = getrandom::fill(&mut byte).map_or(255, |()| byte[0]);
+    d / 2 + d / 2 * u32::from(r) / 255
+}

@@ -1,0 +1,149 @@
+//! Revocations, subject revocations and verifier keysets spread across a
+//! fleet of servers through Redis (feature `redis`).
+//!
+//! Every request is still verified locally, with no network round trip: Redis
+//! only carries changes. The auth service (or an operator's `tessera`)
+//! appends entries to a Redis Stream with a [`Publisher`]; every API server
+//! runs a [`Follower`] task that applies them to its
+//! [`LiveVerifier`](crate::LiveVerifier):
+//!
+//! ```text
+//!   auth service / tessera CLI            Redis                 API servers
+//!  ┌────────────────────────┐   XADD   ┌──────────────┐  XREAD  ┌──────────────┐
+//!  │ Publisher              │ ───────► │ <p>:stream   │ ──────► │ Follower ──► │
+//!  │  revoke_session        │          │ <p>:snapshot │ ──────► │ LiveVerifier │
+//!  │  revoke_subject        │   SET    │ <p>:keyset   │   GET   │   (x N)      │
+//!  │  publish_keyset        │ ───────► └──────────────┘         └──────────────┘
+//!  └────────────────────────┘
+//! ```
+//!
+//! * A follower starts from the newest snapshot stored in Redis, replays the
+//!   stream after the position it covers, reports ready once caught up, then
+//!   follows with blocking reads. It reconnects with backoff and resumes
+//!   after the last entry it applied.
+//! * The stream is trimmed by entry time to what can still matter (the
+//!   maximum lifetime plus the largest leeway), so Redis memory follows the
+//!   revocations alive at once; snapshots only shorten a new server's replay.
+//! * Staleness (time since the last successful read) is exposed, and
+//!   [`FollowerConfig::fail_closed_after`] makes verification fail past a
+//!   limit.
+//!
+//! The published verifier keyset holds decryption keys, and whoever can write
+//! it can make followers accept tokens signed by a key of their own: Redis
+//! must be protected like secret storage (docs/fleet.md).
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use tessera::fleet::{FleetConfig, Follower, FollowerConfig, Publisher};
+//! use tessera::{Issuer, Keyset, LiveVerifier, Policy};
+//!
+//! # async fn run() -> Result<(), tessera::Error> {
+//! let fleet = FleetConfig::new("redis://127.0.0.1:6379", "myapp");
+//! let issuer = Issuer::new(Keyset::generate(), Policy::default());
+//!
+//! // On each API server:
+//! let live = LiveVerifier::new(issuer.verifier());
+//! let follower = Follower::spawn(FollowerConfig::new(fleet.clone()), live)?;
+//! follower.ready().await?;
+//! let verifier = follower.verifier(); // Clone; use it in request handlers
+//!
+//! // In the auth service, on logout:
+//! let publisher = Publisher::connect(fleet).await?;
+//! let token = issuer.issue("alice", &())?;
+//! let session = verifier.verify::<()>(&token)?;
+//! publisher.revoke_session(session.id(), session.deadline()).await?;
+//! # Ok(()) }
+//! ```
+
+mod event;
+mod follower;
+mod publisher;
+mod snapshot;
+
+use std::time::Duration;
+
+pub use event::{EntryId, Event};
+pub use follower::{FleetVerifier, Follower, FollowerConfig, FollowerHandle};
+pub use publisher::{FleetStatus, Publisher, SnapshotInfo};
+
+use crate::{Error, MAX_LEEWAY};
+
+/// Where the feed lives and how long its entries matter. Shared by
+/// publishers and followers of one fleet.
+#[derive(Clone)]
+pub struct FleetConfig {
+    url: String,
+    prefix: String,
+    max_lifetime: Duration,
+}
+
+impl core::fmt::Debug for FleetConfig {
+    /// The URL may hold a password: only the prefix is shown.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("FleetConfig")
+            .field("prefix", &self.prefix)
+            .field("max_lifetime", &self.max_lifetime)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FleetConfig {
+    /// The feed at Redis `url` (`redis://[user:password@]host:port[/db]`),
+    /// under keys `<prefix>:stream`, `<prefix>:snapshot` and `<prefix>:keyset`,
+    /// for sessions of at most the default maximum lifetime (12 h).
+    pub fn new(url: &str, prefix: &str) -> FleetConfig {
+        FleetConfig {
+            url: url.to_owned(),
+            prefix: prefix.to_owned(),
+            max_lifetime: Duration::from_secs(12 * 3600),
+        }
+    }
+
+    /// The longest maximum lifetime of any session in the fleet: entries
+    /// older than it plus the largest leeway (one hour) are trimmed.
+    pub fn max_lifetime(mut self, d: Duration) -> FleetConfig {
+        self.max_lifetime = d;
+        self
+    }
+
+    /// The key prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// How long an entry can matter, in milliseconds: the maximum lifetime
+    /// plus the largest leeway.
+    pub(crate) fn window_ms(&self) -> u64 {
+        let secs = self
+            .max_lifetime
+            .as_secs()
+            .saturating_add(MAX_LEEWAY.as_secs());
+        secs.saturating_mul(1000)
+    }
+
+    pub(crate) fn stream_key(&self) -> String {
+        format!("{}:stream", self.prefix)
+    }
+
+    pub(crate) fn snapshot_key(&self) -> String {
+        format!("{}:snapshot", self.prefix)
+    }
+
+    pub(crate) fn keyset_key(&self) -> String {
+        format!("{}:keyset", self.prefix)
+    }
+
+    pub(crate) fn client(&self) -> Result<redis::Client, Error> {
+        // The URL is not echoed: it may hold a password.
+        redis::Client::open(self.url.as_str()).map_err(|_| Error::Fleet("invalid Redis URL".into()))
+    }
+}
+
+/// A Redis failure as the library's error; Redis error texts hold no key
+/// material and no password.
+pub(crate) fn redis_error(e: &redis::RedisError) -> Error {
+    Error::Fleet(e.to_string())
+}
+
+/// Connection timeout of every connection the fleet opens.
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
