@@ -122,6 +122,17 @@ impl LiveVerifier {
         self.shared.current.store(Arc::new(next));
     }
 
+    /// Logs `subject` out everywhere (see [`Verifier::revoke_subject`]): its
+    /// sessions issued strictly before `before` are rejected. The subject
+    /// revocations, like the filter, are kept across key changes.
+    ///
+    /// # Errors
+    ///
+    /// As [`Verifier::revoke_subject`].
+    pub fn revoke_subject(&self, subject: &str, before: u64) -> Result<(), Error> {
+        self.shared.current.load().revoke_subject(subject, before)
+    }
+
     /// The revocation filter shared by every verifier this handle swaps in:
     /// revoke here, or merge snapshots from elsewhere into it.
     pub fn revocations(&self) -> &Arc<RevocationFilter> {

@@ -173,6 +173,7 @@ impl Follower {
             keyset: None,
             last_prune: Instant::now(),
             last_snapshot: Instant::now(),
+            healthy: false,
         };
         let task = runtime.spawn(task.run());
         Ok(FollowerHandle {
@@ -417,17 +418,20 @@ struct Task {
     keyset: Option<zeroize::Zeroizing<Vec<u8>>>,
     last_prune: Instant,
     last_snapshot: Instant,
+    /// Whether the current connection has been read from successfully.
+    healthy: bool,
 }
 
 impl Task {
     async fn run(mut self) {
         let mut backoff = BACKOFF_START;
         loop {
-            let started = Instant::now();
             let Err(e) = self.follow().await;
             self.shared.reconnects.fetch_add(1, Ordering::Relaxed);
-            // A connection that worked for a while starts the backoff over.
-            if started.elapsed() > BACKOFF_MAX {
+            // A connection that was read from starts the backoff over: a
+            // killed connection is retried at once, an unreachable Redis
+            // less and less often.
+            if std::mem::take(&mut self.healthy) {
                 backoff = BACKOFF_START;
             }
             tracing::warn!(
@@ -560,6 +564,7 @@ impl Task {
             .arg(after.to_string());
         let reply: Value = cmd.query_async(conn).await.map_err(|e| redis_error(&e))?;
         self.shared.mark_read();
+        self.healthy = true;
         let entries = stream_entries(&reply);
         let count = entries.len();
         let result = self.apply(conn, entries).await;
