@@ -13,9 +13,9 @@ mod claims;
 mod ed25519;
 mod error;
 mod files;
-mod guard;
 #[cfg(feature = "redis")]
 pub mod fleet;
+mod guard;
 mod issuer;
 #[cfg(feature = "json")]
 mod keyfile;

@@ -23,10 +23,14 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::io::Read;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 
+use crate::claims::MAX_LEEWAY;
 use crate::revocation::crc32;
 use crate::Error;
 
@@ -107,6 +111,16 @@ impl SubjectRevocations {
             table: ArcSwap::from_pointee(Table::new()),
             writer: Mutex::new(()),
         }
+    }
+
+    /// When a revocation with cutoff `before` may be forgotten, for sessions
+    /// of at most `max_lifetime`: every session it rejects was issued before
+    /// `before`, so its deadline is before `before + max_lifetime`, and no
+    /// verifier accepts it once the largest leeway has passed too.
+    pub fn forget_after(before: u64, max_lifetime: Duration) -> u64 {
+        before
+            .saturating_add(max_lifetime.as_secs())
+            .saturating_add(MAX_LEEWAY.as_secs())
     }
 
     /// The most subjects held at once.
@@ -263,6 +277,48 @@ impl SubjectRevocations {
     }
 }
 
+impl SubjectRevocations {
+    /// The longest snapshot of a table of `capacity` subjects.
+    fn max_snapshot_len(capacity: usize) -> usize {
+        capacity
+            .saturating_mul(ENTRY_MIN_BYTES + MAX_SUBJECT_LEN)
+            .saturating_add(4 + 1 + 8 + 4)
+    }
+
+    /// Writes a snapshot to `path` atomically (temporary file, fsync,
+    /// rename; mode 0600).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the file cannot be written; the previous file is then
+    /// intact.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), Error> {
+        Ok(crate::files::write_atomic(
+            path.as_ref(),
+            &self.to_snapshot(),
+        )?)
+    }
+
+    /// Reads a snapshot from `path` into a table of `capacity` subjects.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the file cannot be read; [`Error::CorruptSnapshot`] as
+    /// [`from_snapshot`](Self::from_snapshot), or for a file longer than a
+    /// table of `capacity` subjects can be (checked while reading).
+    pub fn load(path: impl AsRef<Path>, capacity: usize) -> Result<SubjectRevocations, Error> {
+        let max = Self::max_snapshot_len(capacity);
+        let file = std::fs::File::open(path)?;
+        let mut bytes = Vec::new();
+        file.take(u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1))
+            .read_to_end(&mut bytes)?;
+        if bytes.len() > max {
+            return Err(Error::CorruptSnapshot);
+        }
+        SubjectRevocations::from_snapshot(&bytes, capacity)
+    }
+}
+
 /// Adds or merges one revocation into `table`, refusing a new subject past
 /// `capacity`.
 fn insert(table: &mut Table, capacity: usize, subject: &str, cutoff: Cutoff) -> Result<(), Error> {
@@ -401,6 +457,28 @@ mod tests {
         small.revoke("dave", T0, T0).unwrap();
         assert_eq!(small.merge_snapshot(&snap), Err(Error::SubjectTableFull));
         assert_eq!(small.len(), 1);
+    }
+
+    #[test]
+    fn files_round_trip_and_oversized_files_are_refused() {
+        let dir = std::env::temp_dir().join(format!("tessera-subjects-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("revoked.subjects");
+        let s = SubjectRevocations::new(2);
+        s.revoke("alice", T0, T0 + 100).unwrap();
+        s.save(&path).unwrap();
+        let back = SubjectRevocations::load(&path, 2).unwrap();
+        assert_eq!(back.cutoff("alice"), Some(T0));
+        std::fs::write(
+            &path,
+            vec![0u8; SubjectRevocations::max_snapshot_len(1) + 1],
+        )
+        .unwrap();
+        assert_eq!(
+            SubjectRevocations::load(&path, 1).err(),
+            Some(Error::CorruptSnapshot)
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

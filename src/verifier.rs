@@ -1,11 +1,12 @@
 //! The [`Verifier`]: checks tokens in the DESIGN.md order, cheapest rejection first.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
 use crate::cache::{VerifiedCache, SLOT_PLAINTEXT};
-use crate::claims::{check_times, decode_session, Policy, Session, SessionId, MAX_LEEWAY};
+use crate::claims::{check_times, decode_session, Policy, Session, SessionId};
 use crate::keys::{KeyId, VerifierKeyset};
 use crate::os::unix_now;
 use crate::revocation::RevocationFilter;
@@ -369,9 +370,7 @@ impl Verifier {
     /// When a subject revocation with cutoff `before` may be forgotten under
     /// this verifier's policy.
     pub fn subject_forget_after(&self, before: u64) -> u64 {
-        before
-            .saturating_add(self.policy.max_lifetime)
-            .saturating_add(MAX_LEEWAY.as_secs())
+        SubjectRevocations::forget_after(before, Duration::from_secs(self.policy.max_lifetime))
     }
 
     /// Replaces this verifier's subject revocations with a shared table, so

@@ -78,9 +78,9 @@ use crate::claims::{SessionId, MAX_LEEWAY};
 use crate::Error;
 
 use self::bloom::{SubFilter, BLOCK_BYTES};
-pub use self::snapshot::MAX_SNAPSHOT_LEN;
 /// The snapshots' CRC-32, shared with subject and fleet snapshots.
 pub(crate) use self::snapshot::crc32;
+pub use self::snapshot::MAX_SNAPSHOT_LEN;
 
 /// Width of a generation, in seconds of deadline.
 const BUCKET_SECS: u64 = 3600;

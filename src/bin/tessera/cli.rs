@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use crate::duration::parse_duration;
 use crate::time::parse_now;
@@ -14,7 +14,8 @@ const AFTER_HELP: &str = "\
 Exit codes:
   0  success (for verify: the token is valid)
   1  token rejected (verify, inspect, revoke --token)
-  2  usage error, or a file that cannot be read, written or parsed
+  2  usage error, a file that cannot be read, written or parsed, or Redis
+     unreachable or refusing (--redis, fleet)
 
 Durations are a number and a unit: 90s, 30m, 12h, 7d.
 Where noted, FILE or TOKEN `-` means standard input or standard output.
@@ -112,15 +113,23 @@ kept: they are usually added keys waiting to be promoted."
         json: bool,
     },
     /// Write the verifier keyset (no signing keys) to ship to verifiers
+    #[command(
+        long_about = "Write the verifier keyset (no signing keys) to ship to verifiers.\n\n\
+With --redis, also (or, without --out, only) publish it to the fleet's Redis: every \
+follower that follows keys swaps it in. It holds decryption keys: see docs/fleet.md on \
+protecting Redis."
+    )]
     ExportVerifier {
         /// The issuer keyset; `-` for standard input
         file: PathBuf,
         /// Where to write it (mode 0600); `-` for standard output
-        #[arg(long, value_name = "FILE")]
-        out: PathBuf,
+        #[arg(long, value_name = "FILE", required_unless_present = "redis")]
+        out: Option<PathBuf>,
         /// Replace an existing file
         #[arg(long)]
         force: bool,
+        #[command(flatten)]
+        fleet: FleetArgs,
     },
     /// Issue a token signed by the primary key; prints it
     #[command(long_about = "Issue a token signed by the primary key; prints it.\n\n\
@@ -181,18 +190,22 @@ the maximum lifetime) may not be after the year 9999.")]
         #[arg(long)]
         json: bool,
     },
-    /// Revoke a session in a revocation snapshot file (created if missing)
-    #[command(
-        long_about = "Revoke a session in a revocation snapshot file (created if \
-missing).\n\nBy token (verified with --keys), by id and exact deadline, or by id alone: \
-then the id is revoked for every deadline a session alive now can have, from now minus \
-the largest leeway (1h) to now plus --max-lifetime plus 1h, one entry per hour of \
-deadlines (15 for a 12h lifetime)."
-    )]
+    /// Revoke a session, or every session of a subject, in a snapshot file or through Redis
+    #[command(long_about = "Revoke a session, or every session of a subject, in a \
+revocation snapshot file (created if missing) or through the fleet's Redis, or both.\n\n\
+By token (verified with --keys), by id and exact deadline, or by id alone: then the id is \
+revoked for every deadline a session alive now can have, from now minus the largest leeway \
+(1h) to now plus --max-lifetime plus 1h, one entry per hour of deadlines (15 for a 12h \
+lifetime).\n\n\
+--subject NAME logs a subject out everywhere: its sessions issued before --before (default \
+now) are rejected. In a file, subject revocations are kept in a sibling file, FILE.subjects, \
+which `verify --filter FILE` reads too.\n\n\
+With --redis, the revocation is published to the fleet's stream and the command returns \
+once Redis has acknowledged it.")]
     Revoke {
         /// The revocation snapshot to update atomically
-        #[arg(long, value_name = "FILE")]
-        filter: PathBuf,
+        #[arg(long, value_name = "FILE", required_unless_present = "redis")]
+        filter: Option<PathBuf>,
         /// A currently valid token of the session; `-` for standard input
         #[arg(long, requires = "keys")]
         token: Option<String>,
@@ -210,17 +223,67 @@ deadlines (15 for a 12h lifetime)."
         #[arg(long, value_name = "UNIX", requires = "id")]
         deadline: Option<u64>,
         /// With --id alone: the longest maximum lifetime your issuers give
-        /// sessions (default 12h)
+        /// sessions (default 12h). With --subject and --filter: how long the
+        /// file keeps the revocation (that lifetime plus 1h after --before)
         #[arg(
             long,
             value_name = "DUR",
             value_parser = parse_duration,
-            requires = "id",
-            conflicts_with = "deadline"
+            conflicts_with_all = ["deadline", "token"]
         )]
         max_lifetime: Option<Duration>,
+        /// Log this subject out everywhere instead of one session
+        #[arg(long, value_name = "NAME", conflicts_with_all = ["token", "id"])]
+        subject: Option<String>,
+        /// With --subject: reject its sessions issued before this time (default now)
+        #[arg(long, value_name = "UNIX", requires = "subject", value_parser = parse_now)]
+        before: Option<u64>,
+        #[command(flatten)]
+        fleet: FleetArgs,
         /// Act as if the time were UNIX seconds (for testing and scripting)
         #[arg(long, value_name = "UNIX", value_parser = parse_now)]
         now: Option<u64>,
     },
+    /// The fleet's Redis feed (builds with the `fleet-cli` feature)
+    Fleet {
+        /// What to do.
+        #[command(subcommand)]
+        command: FleetCommand,
+    },
+}
+
+/// `fleet` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum FleetCommand {
+    /// Show the stream's length, the snapshot's age and position, and the published key ids
+    Status {
+        /// The fleet's Redis, redis://[user:password@]host:port[/db]
+        #[arg(long, value_name = "URL")]
+        redis: String,
+        /// The fleet's key prefix
+        #[arg(long, value_name = "PREFIX", default_value = "tessera")]
+        prefix: String,
+        /// Print JSON for scripts
+        #[arg(long)]
+        json: bool,
+        /// Act as if the time were UNIX seconds (for the snapshot's age)
+        #[arg(long, value_name = "UNIX", value_parser = parse_now)]
+        now: Option<u64>,
+    },
+}
+
+/// Where the fleet's feed is, for commands that publish to it.
+#[derive(Debug, Args)]
+pub struct FleetArgs {
+    /// Publish to the fleet's Redis, redis://[user:password@]host:port[/db]
+    #[arg(long, value_name = "URL")]
+    pub redis: Option<String>,
+    /// The fleet's key prefix
+    #[arg(
+        long,
+        value_name = "PREFIX",
+        default_value = "tessera",
+        requires = "redis"
+    )]
+    pub prefix: String,
 }

@@ -8,6 +8,7 @@ use serde_json::json;
 use tessera::{KeyId, KeyInfo, KeyState, Keyset};
 
 use crate::failure::Failure;
+use crate::fleet::{self, Feed};
 use crate::io::{self, AnyKeyset};
 use crate::time::{now_or, utc};
 
@@ -121,8 +122,26 @@ pub fn state_name(state: KeyState) -> &'static str {
     }
 }
 
-/// `export-verifier FILE --out FILE [--force]`.
-pub fn export_verifier(file: &Path, out: &Path, force: bool) -> Result<(), Failure> {
+/// `export-verifier FILE [--out FILE] [--force] [--redis URL [--prefix P]]`:
+/// the file is written first, then the keyset is published.
+pub fn export_verifier(
+    file: &Path,
+    out: Option<&Path>,
+    force: bool,
+    feed: Option<&Feed<'_>>,
+) -> Result<(), Failure> {
     let verifier = io::load_issuer(file)?.verifier_keyset();
-    io::write_new(out, force, &verifier.to_json(), |path| verifier.save(path))
+    if let Some(out) = out {
+        io::write_new(out, force, &verifier.to_json(), |path| verifier.save(path))?;
+    }
+    if let Some(feed) = feed {
+        let entry = fleet::publish_keyset(feed, &verifier)?;
+        let ids: Vec<String> = verifier.key_ids().iter().map(ToString::to_string).collect();
+        io::eprintln(format_args!(
+            "published verifier keyset (key ids {}) to {}:keyset; stream entry {entry}",
+            ids.join(", "),
+            feed.prefix
+        ))?;
+    }
+    Ok(())
 }

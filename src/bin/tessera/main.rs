@@ -12,6 +12,7 @@
 mod cli;
 mod duration;
 mod failure;
+mod fleet;
 mod io;
 mod keysets;
 mod revoke;
@@ -25,9 +26,10 @@ use clap::error::ErrorKind;
 use clap::Parser;
 use tessera::Keyset;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, FleetArgs, FleetCommand};
 use crate::failure::Failure;
-use crate::revoke::Target;
+use crate::fleet::Feed;
+use crate::revoke::{Destination, Target};
 use crate::tokens::{IssueArgs, VerifyArgs};
 
 fn main() -> ExitCode {
@@ -66,9 +68,12 @@ fn run(command: Command) -> Result<(), Failure> {
             now,
         } => keysets::prune(&file, max_lifetime, now),
         Command::List { file, json } => keysets::list(&file, json),
-        Command::ExportVerifier { file, out, force } => {
-            keysets::export_verifier(&file, &out, force)
-        }
+        Command::ExportVerifier {
+            file,
+            out,
+            force,
+            fleet,
+        } => keysets::export_verifier(&file, out.as_deref(), force, feed(&fleet).as_ref()),
         Command::Issue {
             keys,
             subject,
@@ -109,27 +114,69 @@ fn run(command: Command) -> Result<(), Failure> {
             audience,
             id,
             deadline,
+            subject,
+            before,
             max_lifetime,
+            fleet,
             now,
         } => {
-            let target = match (token.as_deref(), keys.as_deref(), id.as_deref(), deadline) {
-                (Some(token), Some(keys), None, None) => Target::Token {
+            let target = match (
+                token.as_deref(),
+                keys.as_deref(),
+                id.as_deref(),
+                deadline,
+                subject.as_deref(),
+            ) {
+                (Some(token), Some(keys), None, None, None) => Target::Token {
                     token,
                     keys,
                     audience: audience.as_deref(),
                 },
-                (None, None, Some(hex), Some(deadline)) => Target::Id { hex, deadline },
-                (None, None, Some(hex), None) => Target::IdAlone { hex, max_lifetime },
+                (None, None, Some(hex), Some(deadline), None) => Target::Id { hex, deadline },
+                (None, None, Some(hex), None, None) => Target::IdAlone { hex, max_lifetime },
+                (None, None, None, None, Some(name)) => Target::Subject {
+                    name,
+                    before,
+                    max_lifetime,
+                },
                 _ => {
                     return Err(Failure::usage(
                         "revoke needs the session: --token TOKEN --keys FILE [--audience A], \
-                         or --id HEX [--deadline UNIX]",
+                         or --id HEX [--deadline UNIX], or --subject NAME [--before UNIX]",
                     ))
                 }
             };
-            revoke::revoke(&filter, &target, now)
+            let to = Destination {
+                filter: filter.as_deref(),
+                feed: feed(&fleet),
+            };
+            revoke::revoke(&to, &target, now)
         }
+        Command::Fleet {
+            command:
+                FleetCommand::Status {
+                    redis,
+                    prefix,
+                    json,
+                    now,
+                },
+        } => fleet::status(
+            &Feed {
+                url: &redis,
+                prefix: &prefix,
+            },
+            json,
+            now,
+        ),
     }
+}
+
+/// The feed `--redis URL [--prefix P]` names, if any.
+fn feed(args: &FleetArgs) -> Option<Feed<'_>> {
+    args.redis.as_deref().map(|url| Feed {
+        url,
+        prefix: &args.prefix,
+    })
 }
 
 /// A panic (which would be a bug: nothing here unwraps) prints one line and

@@ -7,10 +7,14 @@ use std::time::Duration;
 use base64ct::{Base64UrlUnpadded, Encoding};
 use serde::de::{Deserialize, Deserializer, SeqAccess, Visitor};
 use serde_json::{json, Value};
-use tessera::{Error, Issuer, Policy, RevocationFilter, Session, Verifier, MAX_TOKEN_LENGTH_LIMIT};
+use tessera::{
+    Error, Issuer, Policy, RevocationFilter, Session, SubjectRevocations, Verifier,
+    DEFAULT_SUBJECT_CAPACITY, MAX_TOKEN_LENGTH_LIMIT,
+};
 
 use crate::failure::{explain, Failure};
 use crate::io::{self, TokenArg};
+use crate::revoke::subjects_file;
 use crate::time::{now_or, utc, LAST};
 
 /// What `issue` was asked for.
@@ -102,7 +106,14 @@ pub fn verifier(
         None => Ok(verifier),
         Some(path) => {
             let filter = RevocationFilter::load(path).map_err(|e| Failure::file(path, &e))?;
-            Ok(verifier.with_revocations(Arc::new(filter)))
+            let verifier = verifier.with_revocations(Arc::new(filter));
+            // Subject revocations (`revoke --subject`) live next to it.
+            let subjects_path = subjects_file(path);
+            match SubjectRevocations::load(&subjects_path, DEFAULT_SUBJECT_CAPACITY) {
+                Ok(subjects) => Ok(verifier.with_subject_revocations(Arc::new(subjects))),
+                Err(Error::Io(std::io::ErrorKind::NotFound)) => Ok(verifier),
+                Err(e) => Err(Failure::file(&subjects_path, &e)),
+            }
         }
     }
 }
