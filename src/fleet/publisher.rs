@@ -91,7 +91,8 @@ impl Publisher {
         let manager = ConnectionManagerConfig::new()
             .set_connection_timeout(CONNECT_TIMEOUT)
             .set_response_timeout(RESPONSE_TIMEOUT)
-            .set_number_of_retries(3);
+            .set_number_of_retries(2)
+            .set_max_delay(250);
         let conn = ConnectionManager::new_with_config(client, manager)
             .await
             .map_err(|e| redis_error(&e))?;
