@@ -773,3 +773,48 @@ async fn stream_memory_stays_at_the_live_window_after_a_simulated_day() {
     assert!(trimmed <= fresh + fresh / 10, "{trimmed} > {fresh} + 10%");
     assert!(peak <= live_entries + per_step as u64 + 100);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_writes_snapshots_periodically_and_only_forward() {
+    let Some(_) = redis_or_skip().await else {
+        return;
+    };
+    let feed = Feed::new("periodic");
+    let publisher = Publisher::connect(feed.config()).await.unwrap();
+    let mut rng = random_rng();
+    let revs = revocations(&mut rng, 50);
+    let last = publish_all(&publisher, &revs).await;
+    let (_, live_writer) = live();
+    let config = FollowerConfig::new(feed.config())
+        .block(Duration::from_millis(50))
+        .snapshot_every(Duration::from_millis(100));
+    let writer = follower(config, &live_writer).await;
+    applied(&writer, last).await;
+    let deadline = Instant::now() + WAIT;
+    let snapshot = loop {
+        if let Some(s) = publisher.status().await.unwrap().snapshot {
+            if s.position == last {
+                break s;
+            }
+        }
+        assert!(Instant::now() < deadline, "no snapshot written");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(snapshot.bytes > 0);
+    // An older position never replaces a newer snapshot.
+    let (_, empty) = live();
+    let stored = publisher
+        .write_snapshot(
+            EntryId { ms: 1, seq: 0 },
+            now(),
+            empty.revocations(),
+            empty.current().subject_revocations(),
+        )
+        .await
+        .unwrap();
+    assert!(!stored);
+    assert_eq!(
+        publisher.status().await.unwrap().snapshot.unwrap().position,
+        last
+    );
+}
