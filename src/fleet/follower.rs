@@ -57,11 +57,12 @@ impl FollowerConfig {
     }
 
     /// The name the follower's Redis connection takes (`CLIENT SETNAME`), as
-    /// `CLIENT LIST` shows it. Spaces and newlines are replaced by `_`.
+    /// `CLIENT LIST` shows it. Characters Redis refuses in a name (anything
+    /// but printable ASCII without spaces) are replaced by `_`.
     pub fn client_name(mut self, name: &str) -> FollowerConfig {
         self.client_name = name
             .chars()
-            .map(|c| if c.is_whitespace() { '_' } else { c })
+            .map(|c| if c.is_ascii_graphic() { c } else { '_' })
             .collect();
         self
     }
@@ -682,4 +683,44 @@ fn jitter(d: Duration) -> Duration {
     let mut byte = [0u8; 1];
     let r = getrandom::fill(&mut byte).map_or(255, |()| byte[0]);
     d / 2 + d / 2 * u32::from(r) / 255
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_names_are_what_redis_accepts() {
+        let config = FollowerConfig::new(FleetConfig::new("redis://x", "p"));
+        let named = config.client_name("api 1\né-ok");
+        assert_eq!(named.client_name, "api_1__-ok");
+    }
+
+    #[test]
+    fn stream_replies_are_read_defensively() {
+        let entry = |id: &[u8]| {
+            Value::Array(vec![
+                Value::BulkString(id.to_vec()),
+                Value::Array(vec![Value::BulkString(b"kind".to_vec())]),
+            ])
+        };
+        let reply = Value::Array(vec![Value::Array(vec![
+            Value::BulkString(b"p:stream".to_vec()),
+            Value::Array(vec![entry(b"1-0"), Value::Int(3), entry(b"2-5")]),
+        ])]);
+        let entries = stream_entries(&reply);
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entry_id(entries[1].0), Some(EntryId { ms: 2, seq: 5 }));
+        assert!(stream_entries(&Value::Nil).is_empty());
+        assert!(stream_entries(&Value::Array(vec![])).is_empty());
+        assert_eq!(entry_id(&Value::Int(1)), None);
+    }
+
+    #[test]
+    fn jitter_stays_between_half_and_all() {
+        for _ in 0..100 {
+            let d = jitter(Duration::from_millis(100));
+            assert!(d >= Duration::from_millis(50) && d <= Duration::from_millis(100));
+        }
+    }
 }
