@@ -343,7 +343,9 @@ impl Verifier {
     /// those sessions, while sessions issued at or after `before` (a new
     /// sign-in after a password change) are accepted. The revocation is kept
     /// until every session it rejects has passed its deadline: `before` plus
-    /// this verifier's maximum lifetime plus the largest leeway.
+    /// this verifier's maximum lifetime plus the largest leeway; call
+    /// `subject_revocations().prune(now)` now and then to forget passed ones,
+    /// as with the filter's `prune` (a fleet follower does both).
     ///
     /// ```
     /// use tessera::{Error, Issuer, Keyset, Policy};
