@@ -22,7 +22,7 @@
 //!   follows with blocking reads. It reconnects with backoff and resumes
 //!   after the last entry it applied.
 //! * The stream is trimmed by entry time to what can still matter (the
-//!   maximum lifetime plus the largest leeway), so Redis memory follows the
+//!   maximum lifetime plus twice the largest leeway), so Redis memory follows the
 //!   revocations alive at once; snapshots only shorten a new server's replay.
 //! * Staleness (time since the last successful read) is exposed, and
 //!   [`FollowerConfig::fail_closed_after`] makes verification fail past a
@@ -100,7 +100,7 @@ impl FleetConfig {
     }
 
     /// The longest maximum lifetime of any session in the fleet: entries
-    /// older than it plus the largest leeway (one hour) are trimmed.
+    /// older than it plus twice the largest leeway (two hours) are trimmed.
     pub fn max_lifetime(mut self, d: Duration) -> FleetConfig {
         self.max_lifetime = d;
         self
@@ -111,13 +111,17 @@ impl FleetConfig {
         &self.prefix
     }
 
-    /// How long an entry can matter, in milliseconds: the maximum lifetime
-    /// plus the largest leeway.
+    /// How long an entry can matter, in milliseconds. A session revoked
+    /// now was issued by a clock at most one leeway ahead, so its deadline is
+    /// at most now + leeway + maximum lifetime, and verifiers accept it for
+    /// one more leeway: the maximum lifetime plus twice the largest leeway.
+    /// (A subject cutoff is at most one leeway ahead too; see
+    /// [`Publisher::revoke_subject`].)
     pub(crate) fn window_ms(&self) -> u64 {
         let secs = self
             .max_lifetime
             .as_secs()
-            .saturating_add(MAX_LEEWAY.as_secs());
+            .saturating_add(2 * MAX_LEEWAY.as_secs());
         secs.saturating_mul(1000)
     }
 
