@@ -449,7 +449,8 @@ impl Task {
     /// One connection's life: returns only when it fails.
     async fn follow(&mut self) -> Result<Infallible, Error> {
         let fleet = self.config.fleet.clone();
-        let mut conn = connect(&self.client, self.config.block + Duration::from_secs(5)).await?;
+        let timeout = self.config.block.saturating_add(Duration::from_secs(5));
+        let mut conn = connect(&self.client, timeout).await?;
         redis::cmd("CLIENT")
             .arg("SETNAME")
             .arg(&self.config.client_name)
