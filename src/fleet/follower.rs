@@ -86,10 +86,11 @@ impl FollowerConfig {
         self
     }
 
-    /// The longest blocking read (default 1 s): an idle feed is still read
-    /// successfully this often, which is what staleness measures.
+    /// The longest blocking read (default 1 s; kept between 1 ms and 60 s):
+    /// an idle feed is still read successfully this often, which is what
+    /// staleness measures.
     pub fn block(mut self, d: Duration) -> FollowerConfig {
-        self.block = d.max(Duration::from_millis(1));
+        self.block = d.clamp(Duration::from_millis(1), Duration::from_secs(60));
         self
     }
 
