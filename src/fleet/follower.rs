@@ -718,6 +718,42 @@ mod tests {
         assert_eq!(entry_id(&Value::Int(1)), None);
     }
 
+    fn verifier_with(limit: u64) -> FleetVerifier {
+        let issuer = crate::Issuer::new(crate::Keyset::generate(), crate::Policy::default());
+        FleetVerifier {
+            live: LiveVerifier::new(issuer.verifier()),
+            shared: Arc::new(Shared {
+                base: Instant::now(),
+                last_ok: AtomicU64::new(NEVER),
+                limit,
+                ready: AtomicBool::new(false),
+                malformed: AtomicU64::new(0),
+                reconnects: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    #[test]
+    fn fail_closed_only_when_asked_and_stale_or_not_ready() {
+        // Off: always fresh, even before the first read.
+        assert_eq!(verifier_with(NEVER).check_fresh(), Ok(()));
+        let v = verifier_with(60_000);
+        assert_eq!(v.check_fresh(), Err(Error::Stale)); // never read
+        v.shared.mark_read();
+        assert_eq!(v.check_fresh(), Err(Error::Stale)); // not caught up yet
+        v.shared.ready.store(true, Ordering::Relaxed);
+        assert_eq!(v.check_fresh(), Ok(()));
+        assert!(v.staleness().unwrap() < Duration::from_secs(60));
+        assert_eq!(v.verify::<()>("tsr1.x").err(), Some(Error::Malformed));
+        // A read long ago: stale (the clock is the shared base's).
+        let old = verifier_with(10);
+        old.shared.ready.store(true, Ordering::Relaxed);
+        old.shared.last_ok.store(0, Ordering::Relaxed);
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(old.check_fresh(), Err(Error::Stale));
+        assert_eq!(old.verify::<()>("tsr1.x").err(), Some(Error::Stale));
+    }
+
     #[test]
     fn jitter_stays_between_half_and_all() {
         for _ in 0..100 {
