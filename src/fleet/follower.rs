@@ -356,7 +356,7 @@ impl FleetVerifier {
     /// [`Error::Stale`], or any error of `Verifier::verify`.
     pub fn verify<T: DeserializeOwned>(&self, token: &str) -> Result<Session<T>, Error> {
         self.check_fresh()?;
-        self.live.current().verify(token)
+        self.live.verify(token)
     }
 
     /// [`verify`](Self::verify) as if the time were `now` (the staleness
@@ -371,7 +371,7 @@ impl FleetVerifier {
         now: u64,
     ) -> Result<Session<T>, Error> {
         self.check_fresh()?;
-        self.live.current().verify_at(token, now)
+        self.live.verify_at(token, now)
     }
 }
 
