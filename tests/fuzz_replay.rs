@@ -15,6 +15,7 @@ const TARGETS: &[(&str, Target)] = &[
     ("verify", targets::verify),
     ("roundtrip", targets::roundtrip),
     ("revocation_snapshot", targets::revocation_snapshot),
+    ("subject_snapshot", targets::subject_snapshot),
     ("claims", targets::claims),
     ("keyset_json", targets::keyset_json),
     ("ed25519_strict", targets::ed25519_strict),

@@ -24,8 +24,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tessera::testing::{self, RawKey};
 use tessera::{
-    Error, Issuer, KeyId, Keyset, Policy, RevocationFilter, Session, SessionId, Verifier,
-    VerifierKeyset,
+    Error, Issuer, KeyId, Keyset, Policy, RevocationFilter, Session, SessionId, SubjectRevocations,
+    Verifier, VerifierKeyset,
 };
 
 /// Where every fixed key, session id and nonce comes from.
@@ -582,6 +582,84 @@ fn check_reloads(filter: &RevocationFilter, probes: &[(SessionId, u64)]) -> Revo
         );
     }
     loaded
+}
+
+/// Structured half of the `subject_snapshot` target.
+#[derive(Arbitrary, Debug)]
+struct SubjectOps {
+    revoked: Vec<(String, u64, u64)>,
+    prune_at: Option<u64>,
+}
+
+/// Subjects a `subject_snapshot` table holds.
+const SUBJECT_CAPACITY: usize = 64;
+
+/// `subject_snapshot`: any bytes to `SubjectRevocations::from_snapshot` and
+/// `merge_snapshot`. A snapshot that loads re-snapshots to the same bytes;
+/// merging any bytes into a table either fails and changes nothing, or keeps
+/// every revocation it held (cutoffs never move earlier). The same bytes also
+/// drive a table built from revocations: a snapshot round trip keeps every
+/// one, and a prune forgets exactly those whose `forget_after` has passed.
+pub fn subject_snapshot(data: &[u8]) {
+    let base = SubjectRevocations::new(SUBJECT_CAPACITY);
+    base.revoke("alice", 100, 200).expect("room for one");
+    let before = base.to_snapshot();
+    let loaded = SubjectRevocations::from_snapshot(data, SUBJECT_CAPACITY);
+    if let Ok(table) = &loaded {
+        let snapshot = table.to_snapshot();
+        let again = SubjectRevocations::from_snapshot(&snapshot, SUBJECT_CAPACITY)
+            .expect("a table's own snapshot loads");
+        assert_eq!(again.to_snapshot(), snapshot, "re-snapshot differs");
+        assert!(table.len() <= SUBJECT_CAPACITY);
+    }
+    match base.merge_snapshot(data) {
+        Ok(()) => {
+            assert!(loaded.is_ok(), "merged bytes that do not load");
+            assert!(
+                base.cutoff("alice").is_some_and(|c| c >= 100),
+                "merge lost a revocation"
+            );
+        }
+        Err(_) => assert_eq!(
+            base.to_snapshot(),
+            before,
+            "a failed merge changed the table"
+        ),
+    }
+
+    let Ok(ops) = SubjectOps::arbitrary_take_rest(Unstructured::new(data)) else {
+        return;
+    };
+    let table = SubjectRevocations::new(SUBJECT_CAPACITY);
+    let mut model: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for (subject, cutoff, forget_after) in ops.revoked {
+        if table.revoke(&subject, cutoff, forget_after).is_ok() {
+            let entry = model.entry(subject).or_insert((cutoff, forget_after));
+            *entry = (entry.0.max(cutoff), entry.1.max(forget_after));
+        }
+    }
+    assert_eq!(table.len(), model.len());
+    let copy = SubjectRevocations::from_snapshot(&table.to_snapshot(), SUBJECT_CAPACITY)
+        .expect("a table's own snapshot loads");
+    for (subject, (cutoff, _)) in &model {
+        assert_eq!(
+            copy.cutoff(subject),
+            Some(*cutoff),
+            "a snapshot lost a revocation"
+        );
+        assert!(copy.is_revoked(subject, cutoff.wrapping_sub(1)) || *cutoff == 0);
+    }
+    if let Some(now) = ops.prune_at {
+        table.prune(now);
+        for (subject, (cutoff, forget_after)) in &model {
+            let kept = table.cutoff(subject);
+            if *forget_after >= now {
+                assert_eq!(kept, Some(*cutoff), "pruned before forget_after");
+            } else {
+                assert_eq!(kept, None, "kept past forget_after");
+            }
+        }
+    }
 }
 
 /// `keyset_json`: any text to both keyset parsers (`Keyset::from_json`,
@@ -1221,6 +1299,17 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     }
     some.revoke(SessionId(fixed_bytes(310)), u64::MAX);
     out.push(("revocation_snapshot", "six".into(), some.to_snapshot()));
+
+    // subject_snapshot: an empty table and three subjects.
+    let subjects = SubjectRevocations::new(SUBJECT_CAPACITY);
+    out.push(("subject_snapshot", "empty".into(), subjects.to_snapshot()));
+    for (i, name) in ["alice@example.com", "bob", "é"].into_iter().enumerate() {
+        let i = i as u64;
+        subjects
+            .revoke(name, T0 + i, T0 + i + 13 * 3600)
+            .expect("seed subjects fit");
+    }
+    out.push(("subject_snapshot", "three".into(), subjects.to_snapshot()));
 
     // keyset_json: issuer and verifier files, one with a disabled key and a
     // demotion time.
