@@ -226,6 +226,38 @@ fn publish_revoke_and_status_through_redis() {
         "{text}"
     );
 
+    // An id alone: one entry per hour of deadlines a live session can have
+    // (from now - 1 h to now + 12 h + 1 h: 15 hours), each hour exactly once.
+    let t = now();
+    let alone = "cd".repeat(16);
+    let out = ok(&[
+        &["revoke", "--id", &alone, "--now", &t.to_string()][..],
+        &fleet[..],
+    ]
+    .concat());
+    assert!(out.contains("15 entries"), "{out}");
+    let mut conn = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+        .arg(format!("{prefix}:stream"))
+        .arg("-")
+        .arg("+")
+        .query(&mut conn)
+        .unwrap();
+    let hex = alone.as_str();
+    let hours: Vec<u64> = entries
+        .iter()
+        .filter(|(_, fields)| fields.iter().any(|(k, v)| k == "id" && v == hex))
+        .map(|(_, fields)| {
+            let deadline = &fields.iter().find(|(k, _)| k == "deadline").unwrap().1;
+            deadline.parse::<u64>().unwrap() / 3600
+        })
+        .collect();
+    let first = (t - 3600) / 3600;
+    assert_eq!(hours, (first..first + 15).collect::<Vec<_>>());
+
     // Unreachable Redis: exit 2 with one line.
     let out = tessera(&["fleet", "status", "--redis", "redis://127.0.0.1:1"]);
     assert_eq!(out.status.code(), Some(2));
