@@ -497,19 +497,28 @@ impl Task {
             }
             Err(e) => return Err(e),
         };
-        let merged = snapshot::decode(&data).and_then(|snap| {
-            self.live.revocations().merge_snapshot(snap.filter)?;
-            self.live
-                .current()
-                .subject_revocations()
-                .merge_snapshot(snap.subjects)?;
+        // Merging a large filter takes milliseconds of CPU: off the runtime.
+        let live = self.live.clone();
+        let merged = tokio::task::spawn_blocking(move || {
+            snapshot::decode(&data).and_then(|snap| {
+                live.revocations().merge_snapshot(snap.filter)?;
+                live.current()
+                    .subject_revocations()
+                    .merge_snapshot(snap.subjects)?;
+                Ok((snap.position, snap.written_at))
+            })
+        })
+        .await
+        .map_err(|_| Error::Fleet("snapshot merge did not complete".into()))
+        .and_then(|merged| merged)
+        .inspect(|(position, written_at)| {
             tracing::info!(
-                position = %snap.position,
-                age_secs = unix_now().saturating_sub(snap.written_at),
+                position = %position,
+                age_secs = unix_now().saturating_sub(*written_at),
                 "tessera fleet: snapshot loaded"
             );
-            Ok(snap.position)
-        });
+        })
+        .map(|(position, _)| position);
         match merged {
             Ok(position) => Ok(position),
             Err(e) => {
