@@ -59,7 +59,7 @@ impl core::fmt::Debug for Publisher {
 pub struct FleetStatus {
     /// Entries in the stream.
     pub stream_len: u64,
-    /// The oldest and newest entries, if any.
+    /// The oldest entry, if any.
     pub first: Option<EntryId>,
     /// The newest entry, if any.
     pub last: Option<EntryId>,
