@@ -88,6 +88,13 @@ pub enum Error {
         /// Its permission bits, e.g. `0o644`.
         mode: u32,
     },
+    /// A web setting (cookie attributes, a trusted origin) was refused when it
+    /// was configured; the text says which rule it breaks, such as a
+    /// `__Host-` cookie without `Secure`.
+    WebConfig(&'static str),
+    /// Logging in or renewing needs an issuer, and none was configured: this
+    /// server only verifies.
+    NoIssuer,
 }
 
 impl fmt::Display for Error {
@@ -123,6 +130,8 @@ impl fmt::Display for Error {
                 "this is an issuer keyset (it holds signing keys); verifiers need the \
                  verifier keyset exported from it"
             }
+            Error::NoIssuer => "no issuer is configured: this server only verifies sessions",
+            Error::WebConfig(why) => return write!(f, "invalid web configuration: {why}"),
             Error::Io(kind) => return write!(f, "file error: {kind}"),
             Error::KeysetFormat(why) => return write!(f, "invalid keyset file: {why}"),
             Error::InsecurePermissions { path, mode } => {
