@@ -236,7 +236,12 @@ mod tests {
         let plain = CookieConfig::default().name("sid");
         assert_eq!(plain.clone().secure(false).path("/app").check(), Ok(()));
         assert_eq!(plain.clone().domain("example.com").check(), Ok(()));
-        assert!(plain.clone().name("__Secure-sid").secure(false).check().is_err());
+        assert!(plain
+            .clone()
+            .name("__Secure-sid")
+            .secure(false)
+            .check()
+            .is_err());
         assert!(plain
             .clone()
             .secure(false)
@@ -281,13 +286,19 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.append(COOKIE, HeaderValue::from_static("a=1; __Host-tessera2=x"));
         assert_eq!(config.find(&headers), None);
-        headers.append(COOKIE, HeaderValue::from_static("b=2;__Host-tessera=tok; c=3"));
+        headers.append(
+            COOKIE,
+            HeaderValue::from_static("b=2;__Host-tessera=tok; c=3"),
+        );
         headers.append(COOKIE, HeaderValue::from_static("__Host-tessera=second"));
         assert_eq!(config.find(&headers), Some("tok"));
         let mut set = HeaderMap::new();
         set.append(SET_COOKIE, HeaderValue::from_static("__Host-tessera2=x"));
         assert!(!config.is_set_in(&set));
-        set.append(SET_COOKIE, HeaderValue::from_static("__Host-tessera=; Max-Age=0"));
+        set.append(
+            SET_COOKIE,
+            HeaderValue::from_static("__Host-tessera=; Max-Age=0"),
+        );
         assert!(config.is_set_in(&set));
     }
 }

@@ -131,7 +131,11 @@ impl IntoResponse for SessionRejection {
         let json = HeaderValue::from_static("application/json");
         if self.reason == Reason::NoLayer {
             let body = r#"{"error":"internal","reason":"no_session_layer"}"#;
-            return (StatusCode::INTERNAL_SERVER_ERROR, [(CONTENT_TYPE, json)], body)
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                [(CONTENT_TYPE, json)],
+                body,
+            )
                 .into_response();
         }
         let body = format!(

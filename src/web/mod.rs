@@ -331,6 +331,6 @@ impl IntoResponseParts for Logout {
 impl axum::response::IntoResponse for Logout {
     /// `204 No Content` clearing the cookie.
     fn into_response(self) -> axum::response::Response {
-        (http::StatusCode::NO_CONTENT, self).into_response()
+        (http::StatusCode::NO_CONTENT, self, ()).into_response()
     }
 }
