@@ -180,7 +180,7 @@ impl<T: DeserializeOwned> Sessions<T> {
         let Some(token) = token else {
             return Ok((source, Verdict::Absent));
         };
-        let verdict = match self.shared.verifier.current().verify_at::<T>(token, now) {
+        let verdict = match self.shared.verifier.verify_at::<T>(token, now) {
             Ok(session) => Verdict::Valid(Arc::new(session)),
             Err(error) => Verdict::Failed(SessionRejection::new(
                 Reason::of(&error),

@@ -52,7 +52,7 @@ use axum::response::{IntoResponseParts, ResponseParts};
 use http::header::{HeaderValue, SET_COOKIE};
 use serde::Serialize;
 
-use crate::claims::unix_now;
+use crate::os::unix_now;
 use crate::{Error, LiveIssuer, LiveVerifier, Session};
 
 pub use self::cookie::{CookieConfig, SameSite, DEFAULT_COOKIE_NAME};
@@ -228,10 +228,7 @@ impl<T> Sessions<T> {
     /// token, and every renewal of it, is refused from now on, by cookie or
     /// bearer) and returns the [`Logout`] that clears the cookie.
     pub fn logout(&self, session: &Session<T>) -> Logout {
-        self.shared
-            .verifier
-            .revocations()
-            .revoke(session.id(), session.deadline());
+        self.shared.verifier.revoke(session);
         Logout {
             clear_cookie: self.shared.cookie.clear_cookie(),
         }
