@@ -124,7 +124,7 @@ where
         let now = sessions.now();
         let (source, verdict) = match sessions.inspect(&req, now) {
             Ok(found) => found,
-            Err(refused) => return Box::pin(core::future::ready(Ok(refused))),
+            Err(refusal) => return Box::pin(core::future::ready(Ok(refusal.into_response()))),
         };
         let renew = match (&verdict, source) {
             (Verdict::Valid(session), Source::Cookie) => Some(Arc::clone(session)),
@@ -159,9 +159,9 @@ where
 }
 
 impl<T: DeserializeOwned> Sessions<T> {
-    /// Steps 1-3 of [`SessionService`]; `Err` is the response that refuses
-    /// the request before the handler.
-    fn inspect<B>(&self, req: &Request<B>, now: u64) -> Result<(Source, Verdict<T>), Response> {
+    /// Steps 1-3 of [`SessionService`]; `Err` refuses the request before
+    /// the handler.
+    fn inspect<B>(&self, req: &Request<B>, now: u64) -> Result<(Source, Verdict<T>), Refusal> {
         let headers = req.headers();
         let (source, token) = if let Some(token) = bearer(headers) {
             (Source::Bearer, Some(token))
@@ -175,7 +175,7 @@ impl<T: DeserializeOwned> Sessions<T> {
             && csrf::is_unsafe(req.method())
             && csrf::is_cross_origin(headers, req.uri(), &self.shared.trusted)
         {
-            return Err(forbidden());
+            return Err(Refusal::CrossOrigin);
         }
         let Some(token) = token else {
             return Ok((source, Verdict::Absent));
@@ -200,14 +200,25 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .then(|| token.trim_matches(' '))
 }
 
-/// 403 for a cross-site request.
-fn forbidden() -> Response {
-    (
-        StatusCode::FORBIDDEN,
-        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
-        r#"{"error":"forbidden","reason":"cross-origin request"}"#,
-    )
-        .into_response()
+/// Why the layer answered a request itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Refusal {
+    /// 403: an unsafe request from another, untrusted origin.
+    CrossOrigin,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let json = [(CONTENT_TYPE, HeaderValue::from_static("application/json"))];
+        match self {
+            Refusal::CrossOrigin => (
+                StatusCode::FORBIDDEN,
+                json,
+                r#"{"error":"forbidden","reason":"cross-origin request"}"#,
+            )
+                .into_response(),
+        }
+    }
 }
 
 #[cfg(test)]
