@@ -154,8 +154,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => Keyset::generate(),
     };
     let issuer = Issuer::new(keys, Policy::default());
-    let sessions = Sessions::new(LiveVerifier::new(issuer.verifier()))
-        .issuer(LiveIssuer::new(issuer));
+    let sessions =
+        Sessions::new(LiveVerifier::new(issuer.verifier())).issuer(LiveIssuer::new(issuer));
     let port: u16 = match std::env::var("PORT") {
         Ok(port) => port.parse()?,
         Err(_) => 3000,

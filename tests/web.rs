@@ -47,7 +47,7 @@ const CLEARED: &str = "__Host-tessera=; HttpOnly; SameSite=Lax; Secure; Path=/; 
 
 #[tokio::test]
 async fn login_then_me_by_cookie_and_by_bearer() {
-    let app = start(true, false).await;
+    let app = start(true).await;
     let token = login(&app, "alice").await;
     for reply in [
         me_with_cookie(&app, &token).await,
@@ -70,7 +70,7 @@ async fn login_then_me_by_cookie_and_by_bearer() {
 
 #[tokio::test]
 async fn missing_and_tampered_credentials_are_401() {
-    let app = start(true, false).await;
+    let app = start(true).await;
     let token = login(&app, "alice").await;
 
     let reply = send(app.addr, "GET", "/me", &[], "").await;
@@ -128,7 +128,7 @@ async fn missing_and_tampered_credentials_are_401() {
 
 #[tokio::test]
 async fn logout_revokes_for_cookie_and_bearer() {
-    let app = start(true, false).await;
+    let app = start(true).await;
     let token = login(&app, "alice").await;
     let other = login(&app, "bob").await;
     let (name, value) = cookie(&token);
@@ -156,7 +156,7 @@ async fn logout_revokes_for_cookie_and_bearer() {
 
 #[tokio::test]
 async fn renewal_past_half_the_idle_window_keeps_the_session() {
-    let app = start(true, false).await;
+    let app = start(true).await;
     let token = login(&app, "alice").await;
     let verifier = app.issuer.verifier();
     let original: Session<Data> = verifier.verify_at(&token, T0).unwrap();
@@ -214,11 +214,11 @@ async fn renewal_past_half_the_idle_window_keeps_the_session() {
 
 #[tokio::test]
 async fn without_an_issuer_nothing_is_renewed() {
-    let with = start(true, false).await;
+    let with = start(true).await;
     let token = login(&with, "alice").await;
     // A verify-only server with other keys cannot check alice's token; give
     // it a token of its own keys, minted outside the server.
-    let app = start(false, false).await;
+    let app = start(false).await;
     let own = app
         .issuer
         .issue_at("bob", &Data { role: "r".into() }, T0)
@@ -246,7 +246,7 @@ async fn without_an_issuer_nothing_is_renewed() {
 
 #[tokio::test]
 async fn past_the_deadline_is_401_and_the_cookie_is_cleared() {
-    let app = start(true, false).await;
+    let app = start(true).await;
     let mut token = login(&app, "alice").await;
     // Keep the session busy: each renewal slides the expiry, capped at the
     // deadline (T0 + LIFETIME).
@@ -280,7 +280,7 @@ async fn past_the_deadline_is_401_and_the_cookie_is_cleared() {
 
 #[tokio::test]
 async fn cross_site_posts_with_the_cookie_are_refused_before_the_handler() {
-    let app = start(true, false).await;
+    let app = start(true).await;
     let token = login(&app, "alice").await;
     let (name, value) = cookie(&token);
     let cookie = (name, value.as_str());
@@ -354,6 +354,47 @@ async fn cross_site_posts_with_the_cookie_are_refused_before_the_handler() {
     )
     .await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn key_promotions_reach_the_running_layer() {
+    let app = start(true).await;
+    let old = login(&app, "alice").await;
+    // Rotation without downtime: the verifier learns the key, then the
+    // issuer signs with it.
+    let mut keys = Keyset::generate();
+    let first = keys.primary();
+    let next = keys.add();
+    app.live_verifier.set_keys(keys.verifier_keyset());
+    keys.promote(next).unwrap();
+    app.live_issuer.set_keys(keys.clone());
+    let new = login(&app, "bob").await;
+    let verifier = tessera::Verifier::new(keys.verifier_keyset(), support::policy());
+    let session: Session<Data> = verifier.verify_at(&new, T0).unwrap();
+    assert_eq!(session.key_id(), next);
+    assert_eq!(me_with_cookie(&app, &new).await.status, StatusCode::OK);
+    // The old keyset's tokens are no longer known: this keyset replaced it.
+    assert_eq!(me_with_cookie(&app, &old).await.json()["reason"], "invalid");
+    // Renewal signs with the new primary.
+    app.set_now(T0 + IDLE / 2 + 1);
+    let reply = me_with_cookie(&app, &new).await;
+    let renewed = cookie_value(&reply.set_cookies()[0]).to_owned();
+    let renewed: Session<Data> = verifier.verify_at(&renewed, T0 + IDLE / 2 + 1).unwrap();
+    assert_eq!(renewed.key_id(), next);
+    assert_ne!(first, next);
+}
+
+#[tokio::test]
+async fn a_session_of_another_type_than_the_layers_is_a_server_error() {
+    let app = start(true).await;
+    let token = login(&app, "alice").await;
+    let (name, value) = cookie(&token);
+    let reply = send(app.addr, "GET", "/wrong-type", &[(name, &value)], "").await;
+    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        reply.body,
+        r#"{"error":"internal","reason":"no_session_layer"}"#
+    );
 }
 
 #[test]

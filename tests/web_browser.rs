@@ -115,7 +115,10 @@ async fn start_app() -> SocketAddr {
                 [
                     (SET_COOKIE, "__Host-bad1=x; Secure; Path=/app"),
                     (SET_COOKIE, "__Host-bad2=x; Path=/"),
-                    (SET_COOKIE, "__Host-bad3=x; Secure; Path=/; Domain=localhost"),
+                    (
+                        SET_COOKIE,
+                        "__Host-bad3=x; Secure; Path=/; Domain=localhost",
+                    ),
                     (SET_COOKIE, "__Host-good=x; Secure; Path=/"),
                 ],
                 "ok",
@@ -256,8 +259,14 @@ async fn run(client: &fantoccini::Client, addr: SocketAddr) -> Result<(), String
         }
     }
     // Scripts cannot read it (HttpOnly).
-    let visible = client.execute("return document.cookie", vec![]).await.unwrap();
-    if visible.as_str().is_some_and(|c| c.contains("__Host-tessera")) {
+    let visible = client
+        .execute("return document.cookie", vec![])
+        .await
+        .unwrap();
+    if visible
+        .as_str()
+        .is_some_and(|c| c.contains("__Host-tessera"))
+    {
         return Err(format!("document.cookie shows the session: {visible}"));
     }
 

@@ -1,7 +1,5 @@
 //! A test app behind the session layer, served on loopback, and a plain
-//! HTTP/1 client. Shared by tests/web.rs and tests/web_browser.rs.
-
-#![allow(dead_code)]
+//! HTTP/1 client.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -10,14 +8,14 @@ use std::time::Duration;
 
 use axum::extract::Json;
 use axum::http::{HeaderMap, Request, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use serde::{Deserialize, Serialize};
-use tessera::web::{Logout, SessionRejection, Sessions};
+use tessera::web::{Logout, Sessions};
 use tessera::{Issuer, Keyset, LiveIssuer, LiveVerifier, Policy, Session};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -47,14 +45,13 @@ pub struct App {
     pub addr: SocketAddr,
     pub clock: Arc<AtomicU64>,
     pub issuer: Issuer,
+    pub live_verifier: LiveVerifier,
+    pub live_issuer: LiveIssuer,
     /// Handler runs of `POST /action`.
     pub actions: Arc<AtomicUsize>,
 }
 
 impl App {
-    pub fn now(&self) -> u64 {
-        self.clock.load(Ordering::SeqCst)
-    }
     pub fn set_now(&self, now: u64) {
         self.clock.store(now, Ordering::SeqCst);
     }
@@ -63,30 +60,33 @@ impl App {
     }
 }
 
-/// Starts the app on 127.0.0.1 with a clock at `T0`. `with_issuer: false`
-/// makes a verify-only server whose logins fail. `system_clock` uses the
-/// real clock (for the browser).
-pub async fn start(with_issuer: bool, system_clock: bool) -> App {
+/// Starts the app on 127.0.0.1 with its clock at `T0`. `with_issuer: false`
+/// makes a verify-only server whose logins fail.
+pub async fn start(with_issuer: bool) -> App {
     let issuer = Issuer::new(Keyset::generate(), policy());
     let clock = Arc::new(AtomicU64::new(T0));
-    let mut sessions = Sessions::<Data>::new(LiveVerifier::new(issuer.verifier()))
+    let live_verifier = LiveVerifier::new(issuer.verifier());
+    let live_issuer = LiveIssuer::new(issuer.clone());
+    let mut sessions = Sessions::<Data>::new(live_verifier.clone())
         .trusted_origins(["https://partner.test"])
         .unwrap();
-    if !system_clock {
-        let read = Arc::clone(&clock);
-        sessions = sessions.clock(move || read.load(Ordering::SeqCst));
-    }
+    let read = Arc::clone(&clock);
+    sessions = sessions.clock(move || read.load(Ordering::SeqCst));
     if with_issuer {
-        sessions = sessions.issuer(LiveIssuer::new(issuer.clone()));
+        sessions = sessions.issuer(live_issuer.clone());
     }
     let actions = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&actions);
     let app = Router::new()
-        .route("/", get(page))
         .route("/login", post(login))
         .route("/me", get(me))
         .route("/maybe", get(maybe))
         .route("/logout", post(logout))
+        // A handler asking for another data type than the layer's.
+        .route(
+            "/wrong-type",
+            get(|s: Session<String>| async move { s.subject().to_owned() }),
+        )
         .route(
             "/action",
             post(move |session: Session<Data>| async move {
@@ -109,6 +109,8 @@ pub async fn start(with_issuer: bool, system_clock: bool) -> App {
         addr,
         clock,
         issuer,
+        live_verifier,
+        live_issuer,
         actions,
     }
 }
@@ -141,21 +143,6 @@ async fn maybe(session: Option<Session<Data>>) -> String {
 
 async fn logout(sessions: Sessions<Data>, session: Session<Data>) -> Logout {
     sessions.logout(&session)
-}
-
-/// The page the browser test drives: a login form, the current session,
-/// a logout button.
-async fn page(session: Result<Option<Session<Data>>, SessionRejection>) -> Html<String> {
-    let status = match session {
-        Ok(Some(s)) => format!(r#"<p id="status">signed in as {}</p>"#, s.subject()),
-        Ok(None) => r#"<p id="status">signed out</p>"#.to_owned(),
-        Err(r) => format!(r#"<p id="status">signed out ({})</p>"#, r.reason().as_str()),
-    };
-    Html(format!(
-        r#"<!doctype html><title>t</title>{status}
-<input id="user" value="carol"><button id="login" onclick="fetch('/login',{{method:'POST',headers:{{'content-type':'application/json'}},body:JSON.stringify({{user:document.getElementById('user').value}})}}).then(r=>document.title='login '+r.status)">log in</button>
-<button id="logout" onclick="fetch('/logout',{{method:'POST'}}).then(r=>document.title='logout '+r.status)">log out</button>"#
-    ))
 }
 
 /// A response, read whole.
