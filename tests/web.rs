@@ -25,6 +25,7 @@ async fn login(app: &App, user: &str) -> String {
             "__Host-tessera={token}; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age={IDLE}"
         )]
     );
+    assert_eq!(reply.headers["cache-control"], "no-store");
     token
 }
 
@@ -166,6 +167,7 @@ async fn renewal_past_half_the_idle_window_keeps_the_session() {
     let reply = me_with_cookie(&app, &token).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert!(reply.set_cookies().is_empty());
+    assert!(reply.headers.get("cache-control").is_none());
 
     // One second past half: a renewed cookie, same session, later expiry.
     let now = T0 + IDLE / 2 + 1;
@@ -180,6 +182,7 @@ async fn renewal_past_half_the_idle_window_keeps_the_session() {
         set[0],
         format!("__Host-tessera={renewed}; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age={IDLE}")
     );
+    assert_eq!(reply.headers["cache-control"], "no-store");
     let session: Session<Data> = verifier.verify_at(&renewed, now).unwrap();
     assert_eq!(session.id(), original.id());
     assert_eq!(session.deadline(), original.deadline());

@@ -3,7 +3,7 @@
 
 use cookie::time::{Duration as CookieDuration, OffsetDateTime};
 use cookie::Cookie;
-use http::header::{HeaderMap, HeaderValue, COOKIE, SET_COOKIE};
+use http::header::{HeaderMap, HeaderValue, CACHE_CONTROL, COOKIE, SET_COOKIE};
 
 use crate::Error;
 
@@ -211,6 +211,21 @@ impl CookieConfig {
     }
 }
 
+/// Keeps shared caches from storing a response that hands out a token: a
+/// proxy or CDN that cached it would replay the `Set-Cookie` (a credential)
+/// to everyone. Sets `Cache-Control: no-store` unless it already says so.
+pub(crate) fn forbid_storing(headers: &mut HeaderMap) {
+    let says_no_store = headers.get_all(CACHE_CONTROL).iter().any(|v| {
+        v.to_str().is_ok_and(|v| {
+            v.split(',')
+                .any(|d| d.trim().eq_ignore_ascii_case("no-store"))
+        })
+    });
+    if !says_no_store {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+}
+
 /// RFC 9110 `tchar`.
 fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
@@ -278,6 +293,24 @@ mod tests {
             custom.set_cookie("t", 5).unwrap(),
             "sid=t; SameSite=Strict; Secure; Path=/app; Domain=example.com; Max-Age=5"
         );
+    }
+
+    #[test]
+    fn responses_with_tokens_are_not_stored() {
+        let mut headers = HeaderMap::new();
+        forbid_storing(&mut headers);
+        assert_eq!(headers[CACHE_CONTROL], "no-store");
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=600"),
+        );
+        forbid_storing(&mut headers);
+        assert_eq!(headers[CACHE_CONTROL], "no-store");
+        let mut headers = HeaderMap::new();
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("private, No-Store"));
+        forbid_storing(&mut headers);
+        assert_eq!(headers[CACHE_CONTROL], "private, No-Store");
     }
 
     #[test]

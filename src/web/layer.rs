@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tower::{Layer, Service};
 
+use super::cookie::forbid_storing;
 use super::csrf;
 use super::extract::{Reason, RequestState, SessionRejection, Verdict};
 use super::Sessions;
@@ -78,7 +79,8 @@ impl<S, T> Layer<S> for SessionLayer<T> {
 /// 4. after the handler: for a cookie that failed verification, clears the
 ///    cookie; for a valid cookie that needs renewal, sets a renewed one
 ///    (when an issuer is configured and the handler did not set or clear the
-///    cookie itself).
+///    cookie itself), with `Cache-Control: no-store` so that no shared cache
+///    replays it.
 pub struct SessionService<S, T> {
     inner: S,
     sessions: Sessions<T>,
@@ -143,15 +145,13 @@ where
                 // The handler logged in or out: its cookie stands.
                 return Ok(response);
             }
-            let set = if clear {
-                cookie.clear_cookie()
-            } else if let Some(session) = renew {
-                sessions.renewal(&session, now)
-            } else {
-                None
-            };
-            if let Some(set) = set {
+            if clear {
+                if let Some(set) = cookie.clear_cookie() {
+                    response.headers_mut().append(SET_COOKIE, set);
+                }
+            } else if let Some(set) = renew.and_then(|s| sessions.renewal(&s, now)) {
                 response.headers_mut().append(SET_COOKIE, set);
+                forbid_storing(response.headers_mut());
             }
             Ok(response)
         })

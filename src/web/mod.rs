@@ -265,8 +265,9 @@ impl<T> Sessions<T> {
 
 /// A new session: the token and the `Set-Cookie` for it.
 ///
-/// As a response part it adds the `Set-Cookie` header. `Debug` hides the
-/// token, which is a credential.
+/// As a response part it adds the `Set-Cookie` header and `Cache-Control:
+/// no-store` (a shared cache must not replay a credential). `Debug` hides the
+/// token.
 #[derive(Clone)]
 pub struct Login {
     token: String,
@@ -304,6 +305,7 @@ impl IntoResponseParts for Login {
 
     fn into_response_parts(self, mut res: ResponseParts) -> Result<ResponseParts, Self::Error> {
         res.headers_mut().append(SET_COOKIE, self.set_cookie);
+        cookie::forbid_storing(res.headers_mut());
         Ok(res)
     }
 }
