@@ -147,7 +147,9 @@ document.getElementById("logout").addEventListener("click", async () => {
 </html>
 "#;
 
-#[tokio::main]
+// One thread is plenty for a demo; a real server may use the multi-threaded
+// runtime (tokio's `rt-multi-thread` feature).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let keys = match std::env::var_os("TESSERA_KEYS") {
         Some(path) => Keyset::load(path)?,

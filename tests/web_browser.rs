@@ -166,7 +166,7 @@ async fn wait_result(client: &fantoccini::Client, done: &str) {
     panic!("#result never said {done:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn chromium_stores_the_host_cookie_and_sends_it_back() {
     let required = std::env::var("TESSERA_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
     let (Some(chromium), Some(chromedriver)) = (
