@@ -143,8 +143,10 @@ fn web(c: &mut Criterion) {
     let state = JarState {
         key: Key::generate(),
     };
-    let jar = PrivateCookieJar::new(state.key.clone())
-        .add(Cookie::new("session", serde_json::to_string(&small()).unwrap()));
+    let jar = PrivateCookieJar::new(state.key.clone()).add(Cookie::new(
+        "session",
+        serde_json::to_string(&small()).unwrap(),
+    ));
     let response = (jar, "ok").into_response();
     let set = response.headers()[header::SET_COOKIE].to_str().unwrap();
     let cookie = set.split(';').next().unwrap().to_owned();
