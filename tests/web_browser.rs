@@ -13,7 +13,7 @@ mod axum_app;
 
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use axum::http::header::SET_COOKIE;
@@ -22,7 +22,6 @@ use fantoccini::{ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use tessera::web::Sessions;
 use tessera::{Issuer, Keyset, LiveIssuer, LiveVerifier, Policy};
-use tokio::process::{Child, Command};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -51,7 +50,9 @@ struct Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        let _ = self.child.start_kill();
+        // Killed and reaped, so no zombie outlives the test.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -81,7 +82,6 @@ async fn start_driver(chromedriver: &Path) -> Driver {
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .kill_on_drop(true)
         .spawn()
         .expect("chromedriver starts");
     let url = format!("http://127.0.0.1:{port}");
@@ -202,10 +202,16 @@ async fn chromium_stores_the_host_cookie_and_sends_it_back() {
         .await
         .expect("a WebDriver session");
 
-    let result = run(&client, addr).await;
+    // In a task of its own, so that a panic in the scenario still closes the
+    // browser (and chromedriver) before the test fails.
+    let scenario = client.clone();
+    let result = tokio::spawn(async move { run(&scenario, addr).await }).await;
     let _ = client.close().await;
     drop(driver);
-    result.unwrap();
+    match result {
+        Ok(outcome) => outcome.unwrap(),
+        Err(panicked) => std::panic::resume_unwind(panicked.into_panic()),
+    }
 }
 
 /// The scenario; errors are reported after the browser is closed.
