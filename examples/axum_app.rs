@@ -135,13 +135,13 @@ document.getElementById("login-form").addEventListener("submit", async (event) =
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ user }),
   });
-  result.textContent = "login: " + response.status;
-  result.dataset.done = "login " + response.status;
+  if (response.ok) { location.reload(); return; }
+  result.textContent = "login failed: " + response.status;
 });
 document.getElementById("logout").addEventListener("click", async () => {
   const response = await fetch("/logout", { method: "POST" });
-  result.textContent = "logout: " + response.status;
-  result.dataset.done = "logout " + response.status;
+  if (response.ok) { location.reload(); return; }
+  result.textContent = "logout failed: " + response.status;
 });
 </script>
 </html>

@@ -148,22 +148,22 @@ async fn text(client: &fantoccini::Client, css: &str) -> String {
         .unwrap()
 }
 
-/// Waits (bounded: 10 s) until `#result` says `done`, e.g. `login 200`.
-async fn wait_result(client: &fantoccini::Client, done: &str) {
+/// Waits (bounded: 10 s) until `#status` starts with `prefix`: the page
+/// reloads itself after logging in or out.
+async fn wait_status(client: &fantoccini::Client, prefix: &str) -> Result<(), String> {
+    let mut last = String::new();
     for _ in 0..100 {
-        let value = client
-            .find(Locator::Css("#result"))
-            .await
-            .unwrap()
-            .attr("data-done")
-            .await
-            .unwrap();
-        if value.as_deref() == Some(done) {
-            return;
+        if let Ok(status) = client.find(Locator::Css("#status")).await {
+            last = status.text().await.unwrap_or_default();
+            if last.starts_with(prefix) {
+                return Ok(());
+            }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("#result never said {done:?}");
+    Err(format!(
+        "#status never started with {prefix:?}; last {last:?}"
+    ))
 }
 
 #[tokio::test]
@@ -239,7 +239,7 @@ async fn run(client: &fantoccini::Client, addr: SocketAddr) -> Result<(), String
         .click()
         .await
         .unwrap();
-    wait_result(client, "login 200").await;
+    wait_status(client, "signed in as").await?;
 
     // The browser stored the cookie under its own rules.
     let cookies = client.get_all_cookies().await.unwrap();
@@ -320,7 +320,7 @@ async fn run(client: &fantoccini::Client, addr: SocketAddr) -> Result<(), String
         .click()
         .await
         .unwrap();
-    wait_result(client, "logout 204").await;
+    wait_status(client, "signed out").await?;
     client.refresh().await.unwrap();
     let status = text(client, "#status").await;
     if status != "signed out" {
