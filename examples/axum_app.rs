@@ -16,6 +16,7 @@
 //! docs/web.md walks through it with curl.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::extract::Json;
 use axum::http::StatusCode;
@@ -25,7 +26,9 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::json;
 use tessera::web::{Logout, SessionRejection, Sessions};
-use tessera::{Issuer, Keyset, LiveIssuer, LiveVerifier, Policy, Session};
+use tessera::{
+    Error, Guard, GuardConfig, Issuer, Keyset, LiveIssuer, LiveVerifier, Policy, Session,
+};
 
 /// The longest user name `/login` accepts.
 const MAX_USER: usize = 64;
@@ -57,6 +60,10 @@ async fn login(sessions: Sessions<()>, Json(form): Json<LoginForm>) -> Response 
         Ok(login) => {
             let body = json!({ "token": login.token() });
             (login, Json(body)).into_response()
+        }
+        Err(Error::TooManySessions) => {
+            let body = json!({ "error": "too many new sessions; try again later" });
+            (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response()
         }
         Err(error) => {
             eprintln!("login failed: {error}");
@@ -156,8 +163,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => Keyset::generate(),
     };
     let issuer = Issuer::new(keys, Policy::default());
-    let sessions =
-        Sessions::new(LiveVerifier::new(issuer.verifier())).issuer(LiveIssuer::new(issuer));
+    // The abuse guard counts forged tokens and new sessions per client
+    // address (the connection's peer: see `serve` below).
+    let guard = Arc::new(Guard::new(GuardConfig::default()));
+    let sessions = Sessions::new(LiveVerifier::new(issuer.verifier()))
+        .issuer(LiveIssuer::new(issuer))
+        .guard(guard);
     let port: u16 = match std::env::var("PORT") {
         Ok(port) => port.parse()?,
         Err(_) => 3000,

@@ -95,6 +95,9 @@ pub enum Error {
     /// Logging in or renewing needs an issuer, and none was configured: this
     /// server only verifies.
     NoIssuer,
+    /// The abuse guard refused a new session: this client has opened too
+    /// many within the guard's session window.
+    TooManySessions,
 }
 
 impl fmt::Display for Error {
@@ -130,6 +133,7 @@ impl fmt::Display for Error {
                 "this is an issuer keyset (it holds signing keys); verifiers need the \
                  verifier keyset exported from it"
             }
+            Error::TooManySessions => "too many new sessions from this client; try again later",
             Error::NoIssuer => "no issuer is configured: this server only verifies sessions",
             Error::WebConfig(why) => return write!(f, "invalid web configuration: {why}"),
             Error::Io(kind) => return write!(f, "file error: {kind}"),

@@ -5,9 +5,13 @@
 mod support;
 
 use axum::http::StatusCode;
-use support::{cookie_value, send, start, App, Data, IDLE, LIFETIME, T0};
-use tessera::web::{CookieConfig, Sessions};
-use tessera::{Error, Issuer, Keyset, LiveVerifier, Session};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::http::HeaderName;
+use support::{cookie_value, send, start, start_guarded, App, Data, IDLE, LIFETIME, T0};
+use tessera::web::{ClientAddress, CookieConfig, Sessions};
+use tessera::{Error, Guard, GuardConfig, Issuer, Keyset, LiveVerifier, Session};
 
 const JSON: (&str, &str) = ("content-type", "application/json");
 const SAME_ORIGIN: (&str, &str) = ("sec-fetch-site", "same-origin");
@@ -398,6 +402,117 @@ async fn a_session_of_another_type_than_the_layers_is_a_server_error() {
         reply.body,
         r#"{"error":"internal","reason":"no_session_layer"}"#
     );
+}
+
+/// A guard with the default windows (15 minutes for failures, 10 for new
+/// sessions) and small limits.
+fn guard(max_failures: u32, max_new_sessions: u32) -> Arc<Guard> {
+    Arc::new(Guard::new(GuardConfig {
+        max_failures,
+        max_new_sessions,
+        ..GuardConfig::default()
+    }))
+}
+
+fn tamper(token: &str) -> String {
+    let mut bytes = token.as_bytes().to_vec();
+    let i = bytes.len() / 2;
+    bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+    String::from_utf8(bytes).unwrap()
+}
+
+async fn action_as(app: &App, client: &str, token: &str) -> support::Reply {
+    let auth = format!("Bearer {token}");
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("x-forwarded-for", client),
+    ];
+    send(app.addr, "POST", "/action", &headers, "").await
+}
+
+#[tokio::test]
+async fn the_guard_blocks_a_forging_client_before_any_cryptography() {
+    let guard = guard(3, 100);
+    let forwarded = ClientAddress::TrustedProxyHeader(HeaderName::from_static("x-forwarded-for"));
+    let app = start_guarded(true, Some((Arc::clone(&guard), forwarded))).await;
+    let token = login(&app, "alice").await;
+    let forged = tamper(&token);
+    let (attacker, neighbour) = ("10.0.0.7, 203.0.113.7", "203.0.113.8");
+
+    for _ in 0..3 {
+        let reply = action_as(&app, attacker, &forged).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    }
+    let before = guard.counters();
+    // Blocked now, even with a valid token; the handler does not run and
+    // nothing is verified.
+    let reply = action_as(&app, attacker, &token).await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(reply.headers["retry-after"], "900");
+    assert_eq!(
+        reply.body,
+        r#"{"error":"too_many_requests","reason":"blocked"}"#
+    );
+    let after = guard.counters();
+    assert_eq!(after.verified, before.verified);
+    assert_eq!(after.rejected.total(), before.rejected.total());
+    assert_eq!(after.blocked, before.blocked + 1);
+    assert_eq!(app.actions.load(Ordering::SeqCst), 0);
+    // Another client behind the same proxy is not affected.
+    assert_eq!(
+        action_as(&app, neighbour, &token).await.status,
+        StatusCode::OK
+    );
+    // Expired tokens are not held against a client: honest browsers send them.
+    app.set_now(T0 + 2 * IDLE);
+    let fresh = login(&app, "bob").await;
+    for _ in 0..5 {
+        let reply = action_as(&app, neighbour, &token).await;
+        assert_eq!(reply.json()["reason"], "expired");
+    }
+    assert_eq!(
+        action_as(&app, neighbour, &fresh).await.status,
+        StatusCode::OK
+    );
+    // The block lifts once the failures are a window old.
+    assert_eq!(
+        action_as(&app, attacker, &fresh).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn the_guard_counts_the_connection_unless_told_to_trust_a_header() {
+    let guard = guard(2, 100);
+    let app = start_guarded(true, Some((Arc::clone(&guard), ClientAddress::Connection))).await;
+    let token = login(&app, "alice").await;
+    let forged = tamper(&token);
+    for client in ["198.51.100.1", "198.51.100.2"] {
+        let reply = action_as(&app, client, &forged).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    }
+    // Both failures were 127.0.0.1's: a spoofed header changes nothing.
+    let reply = action_as(&app, "198.51.100.3", &token).await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn the_guard_limits_new_sessions_per_client() {
+    let app = start_guarded(true, Some((guard(100, 2), ClientAddress::Connection))).await;
+    login(&app, "a").await;
+    login(&app, "b").await;
+    let reply = send(
+        app.addr,
+        "POST",
+        "/login",
+        &[JSON, SAME_ORIGIN],
+        r#"{"user":"c"}"#,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(reply.set_cookies().is_empty());
+    app.set_now(T0 + 1200);
+    login(&app, "c").await;
 }
 
 #[test]

@@ -8,7 +8,7 @@ use core::task::{Context, Poll};
 use std::sync::Arc;
 
 use axum::response::{IntoResponse, Response};
-use http::header::{HeaderMap, AUTHORIZATION, CONTENT_TYPE, SET_COOKIE};
+use http::header::{HeaderMap, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, SET_COOKIE};
 use http::{HeaderValue, Request, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -68,6 +68,9 @@ impl<S, T> Layer<S> for SessionLayer<T> {
 
 /// The service made by [`SessionLayer`]. Per request:
 ///
+/// 0. with a [`Guard`](crate::Guard), refuses a blocked client (429 with
+///    `Retry-After`) before anything else, and afterwards records the
+///    verification's outcome against the client;
 /// 1. takes the token from `Authorization: Bearer` or, failing that, the
 ///    session cookie;
 /// 2. refuses (403) a request with an unsafe method (anything but `GET`,
@@ -122,7 +125,12 @@ where
     }
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
-        let sessions = self.sessions.clone();
+        let shared = &self.sessions.shared;
+        let client = match shared.guard {
+            Some(_) => shared.client_address.of(&req),
+            None => None,
+        };
+        let sessions = self.sessions.for_client(client);
         let now = sessions.now();
         let (source, verdict) = match sessions.inspect(&req, now) {
             Ok(found) => found,
@@ -162,6 +170,17 @@ impl<T: DeserializeOwned> Sessions<T> {
     /// Steps 1-3 of [`SessionService`]; `Err` refuses the request before
     /// the handler.
     fn inspect<B>(&self, req: &Request<B>, now: u64) -> Result<(Source, Verdict<T>), Refusal> {
+        // The guard first: a blocked client costs no cryptography.
+        let guard = match (&self.shared.guard, self.client) {
+            (Some(guard), Some(client)) => Some((guard, client)),
+            _ => None,
+        };
+        if let Some((guard, client)) = guard {
+            if guard.is_blocked(client, now) {
+                let retry_after = guard.config().window.as_secs();
+                return Err(Refusal::Blocked { retry_after });
+            }
+        }
         let headers = req.headers();
         let (source, token) = if let Some(token) = bearer(headers) {
             (Source::Bearer, Some(token))
@@ -180,7 +199,14 @@ impl<T: DeserializeOwned> Sessions<T> {
         let Some(token) = token else {
             return Ok((source, Verdict::Absent));
         };
-        let verdict = match self.shared.verifier.verify_at::<T>(token, now) {
+        let verified = self.shared.verifier.verify_at::<T>(token, now);
+        if let Some((guard, client)) = guard {
+            match &verified {
+                Ok(_) => guard.record_success(client, now),
+                Err(error) => guard.record_rejection(client, error, now),
+            }
+        }
+        let verdict = match verified {
             Ok(session) => Verdict::Valid(Arc::new(session)),
             Err(error) => Verdict::Failed(SessionRejection::new(
                 Reason::of(&error),
@@ -205,6 +231,9 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 enum Refusal {
     /// 403: an unsafe request from another, untrusted origin.
     CrossOrigin,
+    /// 429: the guard blocks this client; a block lifts at most one failure
+    /// window after the last failure.
+    Blocked { retry_after: u64 },
 }
 
 impl IntoResponse for Refusal {
@@ -215,6 +244,15 @@ impl IntoResponse for Refusal {
                 StatusCode::FORBIDDEN,
                 json,
                 r#"{"error":"forbidden","reason":"cross-origin request"}"#,
+            )
+                .into_response(),
+            Refusal::Blocked { retry_after } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                [
+                    json[0].clone(),
+                    (RETRY_AFTER, HeaderValue::from(retry_after)),
+                ],
+                r#"{"error":"too_many_requests","reason":"blocked"}"#,
             )
                 .into_response(),
         }

@@ -39,6 +39,7 @@
 //! See docs/web.md for the cookie defaults, renewal, and what the cross-site
 //! defence covers.
 
+mod client;
 mod cookie;
 mod csrf;
 mod extract;
@@ -46,6 +47,7 @@ mod layer;
 
 use core::fmt;
 use std::marker::PhantomData;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::response::{IntoResponseParts, ResponseParts};
@@ -53,8 +55,9 @@ use http::header::{HeaderValue, SET_COOKIE};
 use serde::Serialize;
 
 use crate::os::unix_now;
-use crate::{Error, LiveIssuer, LiveVerifier, Session};
+use crate::{Error, Guard, LiveIssuer, LiveVerifier, Session};
 
+pub use self::client::ClientAddress;
 pub use self::cookie::{CookieConfig, SameSite, DEFAULT_COOKIE_NAME};
 pub use self::extract::{Reason, SessionRejection};
 pub use self::layer::{SessionLayer, SessionService};
@@ -76,6 +79,8 @@ type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 /// promotions reach renewals and logins at once.
 pub struct Sessions<T> {
     shared: Arc<Shared>,
+    /// The request's client address, in the copy the layer hands a handler.
+    client: Option<IpAddr>,
     _data: PhantomData<fn() -> T>,
 }
 
@@ -86,12 +91,15 @@ struct Shared {
     cookie: CookieConfig,
     trusted: csrf::TrustedOrigins,
     clock: Clock,
+    guard: Option<Arc<Guard>>,
+    client_address: ClientAddress,
 }
 
 impl<T> Clone for Sessions<T> {
     fn clone(&self) -> Self {
         Sessions {
             shared: Arc::clone(&self.shared),
+            client: self.client,
             _data: PhantomData,
         }
     }
@@ -103,6 +111,9 @@ impl<T> fmt::Debug for Sessions<T> {
             .field("cookie", &self.shared.cookie)
             .field("issuer", &self.shared.issuer.is_some())
             .field("trusted_origins", &self.shared.trusted)
+            .field("guard", &self.shared.guard.is_some())
+            .field("client_address", &self.shared.client_address)
+            .field("client", &self.client)
             .finish_non_exhaustive()
     }
 }
@@ -119,7 +130,10 @@ impl<T> Sessions<T> {
                 cookie: CookieConfig::default(),
                 trusted: csrf::TrustedOrigins::default(),
                 clock: Arc::new(unix_now),
+                guard: None,
+                client_address: ClientAddress::Connection,
             }),
+            client: None,
             _data: PhantomData,
         }
     }
@@ -170,6 +184,49 @@ impl<T> Sessions<T> {
         self.edit(|s| s.clock = Arc::new(clock))
     }
 
+    /// Consults `guard` on every request, before any cryptography: a blocked
+    /// client gets `429 Too Many Requests` with `Retry-After`; every token
+    /// verified or rejected is recorded against the client (forgeries count
+    /// as failures, expired or revoked tokens do not: see
+    /// [`Guard::record_rejection`]); [`login`](Self::login) asks the guard
+    /// before opening a session. Share the same `Arc<Guard>` with your
+    /// password check so that wrong passwords count too
+    /// ([`record_failure`](Self::record_failure)).
+    pub fn guard(self, guard: Arc<Guard>) -> Sessions<T> {
+        self.edit(|s| s.guard = Some(guard))
+    }
+
+    /// Where the client's address comes from (default: the connection; see
+    /// [`ClientAddress`]).
+    pub fn client_address(self, how: ClientAddress) -> Sessions<T> {
+        self.edit(|s| s.client_address = how)
+    }
+
+    /// The client address of the request this handle was extracted from
+    /// (`None` outside a request, without a guard, or when the server does
+    /// not record peer addresses).
+    pub fn client(&self) -> Option<IpAddr> {
+        self.client
+    }
+
+    /// Holds a failure (e.g. a wrong password) against this request's client
+    /// in the guard, at the layer's clock. Does nothing without a guard or a
+    /// client address.
+    pub fn record_failure(&self) {
+        if let (Some(guard), Some(client)) = (&self.shared.guard, self.client) {
+            guard.record_failure(client, self.now());
+        }
+    }
+
+    /// This handle, for one request from `client`.
+    fn for_client(&self, client: Option<IpAddr>) -> Sessions<T> {
+        Sessions {
+            shared: Arc::clone(&self.shared),
+            client,
+            _data: PhantomData,
+        }
+    }
+
     /// The tower layer that verifies each request's session.
     pub fn layer(&self) -> SessionLayer<T> {
         SessionLayer::new(self.clone())
@@ -194,17 +251,27 @@ impl<T> Sessions<T> {
     /// handler (it sets the cookie) and, for API clients, its
     /// [`token`](Login::token) in the body.
     ///
+    /// With a [`guard`](Self::guard), call it on the `Sessions<T>` the
+    /// handler extracted (it knows the client): each login counts as a new
+    /// session for that client.
+    ///
     /// # Errors
     ///
-    /// [`Error::NoIssuer`] without an issuer; otherwise as
-    /// [`Issuer::issue`](crate::Issuer::issue).
+    /// [`Error::NoIssuer`] without an issuer; [`Error::TooManySessions`] when
+    /// the guard refuses the client another session (answer 429); otherwise
+    /// as [`Issuer::issue`](crate::Issuer::issue).
     pub fn login(&self, subject: &str, data: &T) -> Result<Login, Error>
     where
         T: Serialize,
     {
         let issuer = self.shared.issuer.as_ref().ok_or(Error::NoIssuer)?;
-        let issuer = issuer.current();
         let now = self.now();
+        if let (Some(guard), Some(client)) = (&self.shared.guard, self.client) {
+            if !guard.allow_new_session(client, now) {
+                return Err(Error::TooManySessions);
+            }
+        }
+        let issuer = issuer.current();
         let token = issuer.issue_at(subject, data, now)?;
         let policy = issuer.policy();
         let expires_at = now

@@ -15,8 +15,8 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use serde::{Deserialize, Serialize};
-use tessera::web::{Logout, Sessions};
-use tessera::{Issuer, Keyset, LiveIssuer, LiveVerifier, Policy, Session};
+use tessera::web::{ClientAddress, Logout, Sessions};
+use tessera::{Error, Guard, Issuer, Keyset, LiveIssuer, LiveVerifier, Policy, Session};
 use tokio::net::{TcpListener, TcpStream};
 
 pub const T0: u64 = 1_767_225_600;
@@ -63,6 +63,11 @@ impl App {
 /// Starts the app on 127.0.0.1 with its clock at `T0`. `with_issuer: false`
 /// makes a verify-only server whose logins fail.
 pub async fn start(with_issuer: bool) -> App {
+    start_guarded(with_issuer, None).await
+}
+
+/// [`start`], with an abuse guard taking client addresses as `how` says.
+pub async fn start_guarded(with_issuer: bool, guard: Option<(Arc<Guard>, ClientAddress)>) -> App {
     let issuer = Issuer::new(Keyset::generate(), policy());
     let clock = Arc::new(AtomicU64::new(T0));
     let live_verifier = LiveVerifier::new(issuer.verifier());
@@ -72,6 +77,9 @@ pub async fn start(with_issuer: bool) -> App {
         .unwrap();
     let read = Arc::clone(&clock);
     sessions = sessions.clock(move || read.load(Ordering::SeqCst));
+    if let Some((guard, how)) = guard {
+        sessions = sessions.guard(guard).client_address(how);
+    }
     if with_issuer {
         sessions = sessions.issuer(live_issuer.clone());
     }
@@ -124,6 +132,7 @@ async fn login(sessions: Sessions<Data>, Json(form): Json<LoginForm>) -> Respons
             let token = login.token().to_owned();
             (login, Json(serde_json::json!({ "token": token }))).into_response()
         }
+        Err(Error::TooManySessions) => StatusCode::TOO_MANY_REQUESTS.into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }
