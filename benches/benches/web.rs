@@ -4,15 +4,18 @@
 //! (cold: a cache miss, so a full verification); tower-sessions with its
 //! in-memory store; and axum-extra's `PrivateCookieJar` reading a small
 //! session. Every session handler reads the user name from the session.
+//! `tessera_hot_guard` is the hot request with the abuse guard consulted;
 //! `tessera_verify_alone` is `LiveVerifier::verify` of the hot token outside
 //! any router: the part of the hot request that is verification.
 //!
 //! `cd benches && cargo bench --bench web -- --warm-up-time 1 --measurement-time 3`
 
 use std::hint::black_box;
+use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::FromRef;
+use axum::extract::{ConnectInfo, FromRef};
 use axum::http::{header, Request, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -21,7 +24,7 @@ use axum_extra::extract::cookie::{Cookie, Key, PrivateCookieJar};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use serde::{Deserialize, Serialize};
 use tessera::web::Sessions;
-use tessera::{Issuer, Keyset, LiveIssuer, LiveVerifier, Policy, Session};
+use tessera::{Guard, GuardConfig, Issuer, Keyset, LiveIssuer, LiveVerifier, Policy, Session};
 use tower::ServiceExt;
 use tower_sessions::{MemoryStore, SessionManagerLayer};
 
@@ -90,6 +93,27 @@ fn web(c: &mut Criterion) {
     let cookie = format!("__Host-tessera={token}");
     group.bench_function("tessera_hot", |b| {
         b.iter(|| run(&rt, &app, get_with_cookie(&cookie)))
+    });
+    // The same with the abuse guard consulted (is_blocked before, and the
+    // success recorded after, for the connection's address).
+    let guarded = Router::new()
+        .route(
+            "/",
+            get(|s: Session<Small>| async move { s.data().user.len().to_string() }),
+        )
+        .layer(
+            sessions
+                .clone()
+                .guard(Arc::new(Guard::new(GuardConfig::default())))
+                .layer(),
+        );
+    let peer = SocketAddr::from(([192, 0, 2, 1], 40000));
+    group.bench_function("tessera_hot_guard", |b| {
+        b.iter(|| {
+            let mut req = get_with_cookie(&cookie);
+            req.extensions_mut().insert(ConnectInfo(peer));
+            run(&rt, &guarded, req)
+        })
     });
     // The verification alone, for the layer's share of the difference.
     let live = sessions.verifier().clone();
