@@ -100,6 +100,16 @@ pub enum Error {
     /// The revocation feed (Redis) failed or sent something unusable. The
     /// message says what; it never holds key material or passwords.
     Fleet(String),
+    /// A web setting (cookie attributes, a trusted origin) was refused when it
+    /// was configured; the text says which rule it breaks, such as a
+    /// `__Host-` cookie without `Secure`.
+    WebConfig(&'static str),
+    /// Logging in or renewing needs an issuer, and none was configured: this
+    /// server only verifies.
+    NoIssuer,
+    /// The abuse guard refused a new session: this client has opened too
+    /// many within the guard's session window.
+    TooManySessions,
 }
 
 impl fmt::Display for Error {
@@ -139,6 +149,9 @@ impl fmt::Display for Error {
             Error::SubjectTableFull => "subject revocation table full; revocation not recorded",
             Error::Stale => "revocation feed stale: refusing to verify (fail-closed policy)",
             Error::Fleet(why) => return write!(f, "revocation feed: {why}"),
+            Error::TooManySessions => "too many new sessions from this client; try again later",
+            Error::NoIssuer => "no issuer is configured: this server only verifies sessions",
+            Error::WebConfig(why) => return write!(f, "invalid web configuration: {why}"),
             Error::Io(kind) => return write!(f, "file error: {kind}"),
             Error::KeysetFormat(why) => return write!(f, "invalid keyset file: {why}"),
             Error::InsecurePermissions { path, mode } => {

@@ -113,7 +113,7 @@ impl Issuer {
     }
 
     /// The policy this issuer applies.
-    #[cfg(feature = "test-util")]
+    #[cfg(any(feature = "test-util", feature = "axum"))]
     pub(crate) fn policy(&self) -> &Policy {
         &self.policy
     }

@@ -30,6 +30,8 @@ mod verifier;
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod testing;
+#[cfg(feature = "axum")]
+pub mod web;
 
 pub use claims::{
     Policy, Session, SessionId, DEFAULT_MAX_TOKEN_LENGTH, MAX_LEEWAY, MAX_TOKEN_LENGTH_LIMIT,
