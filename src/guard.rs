@@ -592,6 +592,15 @@ impl Cell {
     /// The cell with one more event at `half`. Counts saturate.
     fn add(&self, half: u64) -> Cell {
         let inc = |c: u64| (c + 1).min(COUNT_MAX);
+        // An empty cell has no time of its own (a never-used one says tag 0,
+        // which can look "ahead" of `half`): it starts counting now.
+        if self.cur == 0 && self.prev == 0 {
+            return Cell {
+                tag: half & TAG_MASK,
+                cur: 1,
+                prev: 0,
+            };
+        }
         match self.lag(half) {
             0 => Cell {
                 tag: self.tag,

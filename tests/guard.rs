@@ -11,6 +11,7 @@ mod counting_allocator;
 use counting_allocator::allocations;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
 
 use tessera::{Error, Guard, GuardConfig};
 
@@ -111,6 +112,45 @@ fn a_burst_blocks_and_lifts_after_a_quiet_window() {
             !guard.is_blocked(client, t + 10 * WINDOW),
             "offset {offset}"
         );
+    }
+}
+
+/// Blocks lift for every window length and every starting time, including
+/// those where a never-used cell (tag 0) looks "ahead" of the clock: a fresh
+/// cell must start counting at the current half window, or its counts never
+/// age and the client stays blocked for good.
+#[test]
+fn blocks_lift_for_every_window_and_start_time() {
+    let client = ip("203.0.113.77");
+    for window in [1u64, 2, 10, 60, 300, 420, 900, 3600] {
+        // Start times across a full cycle of half-window tags (2^24 of them).
+        for step in 0..16u64 {
+            let half = (window / 2).max(1);
+            let t = step * (1 << 20) * half + 1_700_000_000 % half + 7;
+            let guard = Guard::new(GuardConfig {
+                max_failures: 1,
+                window: Duration::from_secs(window),
+                ..GuardConfig::default()
+            });
+            guard.record_failure(client, t);
+            assert!(guard.is_blocked(client, t), "window {window}, t {t}");
+            assert!(
+                !guard.is_blocked(client, t + 10 * window.max(2)),
+                "window {window}, t {t}: still blocked ten windows later"
+            );
+            // The same holds for new sessions.
+            let sessions = Guard::new(GuardConfig {
+                max_new_sessions: 1,
+                session_window: Duration::from_secs(window),
+                ..GuardConfig::default()
+            });
+            assert!(sessions.allow_new_session(client, t));
+            assert!(!sessions.allow_new_session(client, t));
+            assert!(
+                sessions.allow_new_session(client, t + 10 * window.max(2)),
+                "window {window}, t {t}: sessions refused ten windows later"
+            );
+        }
     }
 }
 
