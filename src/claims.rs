@@ -46,10 +46,10 @@ pub const MAX_TOKEN_LENGTH_LIMIT: usize = 8192;
 ///                           0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff]));
 /// assert_eq!("0011".parse::<SessionId>(), Err(Error::SessionIdFormat));
 ///
-/// let json = serde_json::to_string(&id).unwrap();
+/// let json = serde_json::to_string(&id)?;
 /// assert_eq!(json, "\"00112233445566778899aabbccddeeff\"");
-/// assert_eq!(serde_json::from_str::<SessionId>(&json).unwrap(), id);
-/// # Ok::<(), tessera::Error>(())
+/// assert_eq!(serde_json::from_str::<SessionId>(&json)?, id);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SessionId(pub [u8; 16]);

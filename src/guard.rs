@@ -266,7 +266,7 @@ pub struct Offender {
 /// use tessera::{Guard, GuardConfig};
 ///
 /// let guard = Guard::new(GuardConfig::default());
-/// let client: IpAddr = "203.0.113.7".parse().unwrap();
+/// let client = IpAddr::from([203, 0, 113, 7]);
 /// let now = 1_700_000_000;
 /// for _ in 0..50 {
 ///     assert!(!guard.is_blocked(client, now));

@@ -33,6 +33,7 @@ use crate::{Error, Issuer, Verifier};
 /// use tessera::{Error, Issuer, Keyset, LiveVerifier, Policy};
 ///
 /// let mut keys = Keyset::generate();
+/// let first = keys.primary();
 /// let issuer = Issuer::new(keys.clone(), Policy::default());
 /// let live = LiveVerifier::new(issuer.verifier());
 /// let old_token = issuer.issue("alice", &())?;
@@ -47,7 +48,7 @@ use crate::{Error, Issuer, Verifier};
 /// assert!(live.verify::<()>(&new_token).is_ok());
 ///
 /// // Once the old key's tokens are past their deadline, retire it.
-/// keys.retire(keys.key_ids().into_iter().find(|&id| id != next).unwrap())?;
+/// keys.retire(first)?;
 /// live.set_keys(keys.verifier_keyset());
 /// assert_eq!(live.verify::<()>(&old_token).err(), Some(Error::UnknownKey));
 /// # Ok::<(), Error>(())

@@ -1,5 +1,5 @@
 //! Unit tests of the filter's internals: sizes, bit layout, growth rules,
-//! snapshot parsing.
+//! snapshot parsing. Compiled only under `#[cfg(test)]` (see mod.rs).
 
 use super::bloom::*;
 use super::snapshot::*;
