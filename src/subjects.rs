@@ -6,7 +6,8 @@
 //! * **A small map, subject -> cutoff.** A password change or an account
 //!   takeover names one subject; the map holds one entry per subject revoked
 //!   within the maximum lifetime. An entry `(cutoff, forget_after)` rejects
-//!   sessions whose issued-at is strictly before `cutoff`; it is forgotten
+//!   sessions that began strictly before `cutoff` (the verifier passes the
+//!   session's start, which renewals do not move); it is forgotten
 //!   once every session it could reject has passed its deadline and the
 //!   largest leeway (`forget_after`, which the [`Verifier`](crate::Verifier)
 //!   computes from its policy's maximum lifetime).
@@ -138,8 +139,10 @@ impl SubjectRevocations {
         self.table.load().is_empty()
     }
 
-    /// Whether a session of `subject` issued at `issued_at` is revoked: its
-    /// subject was revoked with a cutoff after `issued_at`.
+    /// Whether a session of `subject` that began at `issued_at` is revoked:
+    /// its subject was revoked with a cutoff after `issued_at`. Pass the
+    /// session's first issue time, not a renewal's (the
+    /// [`Verifier`](crate::Verifier) does).
     pub fn is_revoked(&self, subject: &str, issued_at: u64) -> bool {
         let table = self.table.load();
         if table.is_empty() {

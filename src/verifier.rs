@@ -247,11 +247,15 @@ impl Verifier {
         {
             return Err(Error::Revoked);
         }
-        // Step 8, continued: "log out everywhere" for the subject.
-        if self
-            .subjects
-            .is_revoked(session.subject(), session.issued_at())
-        {
+        // Step 8, continued: "log out everywhere" for the subject, judged by
+        // when the *session* began. A renewal's issued-at is the renewal
+        // time, but it keeps the deadline, which was set to start + maximum
+        // lifetime when the session began: so a renewal made after the cutoff
+        // (by a renewer that had not heard of it) cannot escape it.
+        let began = session
+            .issued_at()
+            .min(session.deadline().saturating_sub(self.policy.max_lifetime));
+        if self.subjects.is_revoked(session.subject(), began) {
             return Err(Error::Revoked);
         }
         Ok(session)
@@ -340,8 +344,14 @@ impl Verifier {
 
     /// Logs `subject` out everywhere: every session of it issued strictly
     /// before `before` (unix seconds) is rejected, including renewals of
-    /// those sessions, while sessions issued at or after `before` (a new
-    /// sign-in after a password change) are accepted. The revocation is kept
+    /// those sessions made at any time, while sessions issued at or after
+    /// `before` (a new sign-in after a password change) are accepted.
+    ///
+    /// A session's start is its first issue time: the earlier of a token's
+    /// issued-at and its deadline minus this verifier's maximum lifetime
+    /// (renewal keeps the deadline). Verifiers must therefore use the same
+    /// maximum lifetime as the issuer, as they do when they share its
+    /// [`Policy`]. The revocation is kept
     /// until every session it rejects has passed its deadline: `before` plus
     /// this verifier's maximum lifetime plus the largest leeway; call
     /// `subject_revocations().prune(now)` now and then to forget passed ones,

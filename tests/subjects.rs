@@ -35,6 +35,41 @@ fn sessions_before_the_cutoff_and_their_renewals_are_rejected() {
     );
 }
 
+/// A renewal made after the cutoff (by an auth service that had not heard of
+/// the revocation yet, or any renewer that does not check subjects) carries a
+/// new issued-at, but it continues a session that began before the cutoff:
+/// it is rejected too. A session that began after the cutoff stays valid
+/// however often it is renewed.
+#[test]
+fn renewals_made_after_the_cutoff_do_not_escape_it() {
+    let issuer = Issuer::new(Keyset::generate(), Policy::default());
+    let verifier = issuer.verifier();
+    let unaware = issuer.verifier(); // never told of the revocation
+    let before = issuer.issue_at("alice", &(), T0).unwrap();
+    verifier.revoke_subject("alice", T0 + 100).unwrap();
+
+    let session = unaware.verify_at::<()>(&before, T0 + 200).unwrap();
+    let renewed = issuer.renew_at(&session, T0 + 200).unwrap();
+    let renewed_session = unaware.verify_at::<()>(&renewed, T0 + 1_000).unwrap();
+    assert_eq!(
+        renewed_session.issued_at(),
+        T0 + 200,
+        "issued-at moved past the cutoff"
+    );
+    let again = issuer.renew_at(&renewed_session, T0 + 1_000).unwrap();
+    for token in [&before, &renewed, &again] {
+        assert_eq!(
+            verifier.verify_at::<()>(token, T0 + 1_000).err(),
+            Some(Error::Revoked)
+        );
+    }
+
+    let after = issuer.issue_at("alice", &(), T0 + 100).unwrap();
+    let s = verifier.verify_at::<()>(&after, T0 + 1_000).unwrap();
+    let renewed_after = issuer.renew_at(&s, T0 + 1_000).unwrap();
+    assert!(verifier.verify_at::<()>(&renewed_after, T0 + 1_100).is_ok());
+}
+
 #[test]
 fn the_table_is_kept_across_key_changes_and_shared_by_clones() {
     let mut keys = Keyset::generate();
