@@ -4,6 +4,24 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use crate::Error;
+
+/// An I/O error on `path`, naming the file and keeping the operating
+/// system's message.
+pub(crate) fn file_error(path: &Path, e: &io::Error) -> Error {
+    Error::File {
+        path: path.to_path_buf(),
+        kind: e.kind(),
+        message: e.to_string(),
+    }
+}
+
+/// [`write_atomic`], with an error that names the file.
+#[cfg_attr(not(feature = "json"), allow(dead_code))]
+pub(crate) fn save(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    write_atomic(path, bytes).map_err(|e| file_error(path, &e))
+}
+
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder
 /// (created exclusively, mode 0600 on Unix), fsync, rename over `path`, then
 /// fsync of the folder. On any failure the previous file is left intact and

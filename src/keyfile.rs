@@ -30,6 +30,7 @@ use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use crate::ed25519::{Ed25519Signer, StrictVerifyingKey};
+use crate::files::file_error;
 use crate::keys::{
     EncryptionKey, IssuerKey, KeyId, KeyInfo, KeyState, Keyset, VerifierKey, VerifierKeyset,
 };
@@ -127,8 +128,9 @@ impl Keyset {
     /// # Errors
     ///
     /// [`Error::InsecurePermissions`] for a file with any group or other
-    /// permission bit set (fix: `chmod 600 FILE`), [`Error::Io`] if it cannot
-    /// be read; otherwise as [`from_json`](Self::from_json).
+    /// permission bit set (fix: `chmod 600 FILE`), [`Error::File`] (naming
+    /// the file, with the operating system's message) if it cannot be read;
+    /// otherwise as [`from_json`](Self::from_json).
     pub fn load(path: impl AsRef<Path>) -> Result<Keyset, Error> {
         Keyset::from_json(&read_file(path.as_ref(), true)?)
     }
@@ -139,12 +141,10 @@ impl Keyset {
     ///
     /// # Errors
     ///
-    /// [`Error::Io`] if it cannot be written; the previous file is then intact.
+    /// [`Error::File`] (naming the file, with the operating system's message)
+    /// if it cannot be written; the previous file is then intact.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), Error> {
-        Ok(crate::files::write_atomic(
-            path.as_ref(),
-            self.to_json().as_bytes(),
-        )?)
+        crate::files::save(path.as_ref(), self.to_json().as_bytes())
     }
 }
 
@@ -202,8 +202,8 @@ impl VerifierKeyset {
     ///
     /// # Errors
     ///
-    /// [`Error::Io`] if it cannot be read; otherwise as
-    /// [`from_json`](Self::from_json).
+    /// [`Error::File`] (naming the file, with the operating system's message)
+    /// if it cannot be read; otherwise as [`from_json`](Self::from_json).
     pub fn load(path: impl AsRef<Path>) -> Result<VerifierKeyset, Error> {
         VerifierKeyset::from_json(&read_file(path.as_ref(), false)?)
     }
@@ -214,12 +214,10 @@ impl VerifierKeyset {
     ///
     /// # Errors
     ///
-    /// [`Error::Io`] if it cannot be written; the previous file is then intact.
+    /// [`Error::File`] (naming the file, with the operating system's message)
+    /// if it cannot be written; the previous file is then intact.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), Error> {
-        Ok(crate::files::write_atomic(
-            path.as_ref(),
-            self.to_json().as_bytes(),
-        )?)
+        crate::files::save(path.as_ref(), self.to_json().as_bytes())
     }
 }
 
@@ -473,12 +471,13 @@ fn too_large() -> Error {
 /// zeroizing buffer; with `secret`, first refuses a file that group or others
 /// may access.
 fn read_file(path: &Path, secret: bool) -> Result<Zeroizing<String>, Error> {
-    let file = File::open(path)?;
-    let meta = file.metadata()?;
+    let io_error = |e: std::io::Error| file_error(path, &e);
+    let file = File::open(path).map_err(io_error)?;
+    let meta = file.metadata().map_err(io_error)?;
     // Opening a folder succeeds on Unix; say what is wrong rather than
     // complaining about its permissions.
     if meta.is_dir() {
-        return Err(Error::Io(std::io::ErrorKind::IsADirectory));
+        return Err(io_error(std::io::ErrorKind::IsADirectory.into()));
     }
     #[cfg(unix)]
     if secret {
@@ -501,7 +500,9 @@ fn read_file(path: &Path, secret: bool) -> Result<Zeroizing<String>, Error> {
     // never reallocates, even for a file that grows meanwhile or is not a
     // regular file (whose reported length is 0).
     let mut bytes = Zeroizing::new(Vec::with_capacity(MAX_KEYSET_FILE_LEN + 1));
-    file.take(limit + 1).read_to_end(&mut bytes)?;
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_error)?;
     if bytes.len() > MAX_KEYSET_FILE_LEN {
         return Err(too_large());
     }
@@ -829,13 +830,22 @@ mod tests {
             keys.key_info()
         );
         assert_eq!(VerifierKeyset::load(&path).err(), Some(Error::IssuerKeyset));
+        let missing = dir.join("missing.json");
         assert_eq!(
-            Keyset::load(dir.join("missing.json")).err(),
-            Some(Error::Io(std::io::ErrorKind::NotFound))
+            Keyset::load(&missing).err(),
+            Some(Error::File {
+                path: missing.clone(),
+                kind: std::io::ErrorKind::NotFound,
+                message: File::open(&missing).unwrap_err().to_string(),
+            })
         );
         assert_eq!(
-            Keyset::load(&dir).err(),
-            Some(Error::Io(std::io::ErrorKind::IsADirectory))
+            VerifierKeyset::load(&dir).err(),
+            Some(Error::File {
+                path: dir.clone(),
+                kind: std::io::ErrorKind::IsADirectory,
+                message: "is a directory".to_string(),
+            })
         );
         let big = dir.join("big.json");
         std::fs::write(&big, vec![b' '; MAX_KEYSET_FILE_LEN + 1]).unwrap();
@@ -843,6 +853,40 @@ mod tests {
         let binary = dir.join("binary.json");
         crate::files::write_atomic(&binary, &[0xff, 0xfe]).unwrap();
         assert!(format_message(Keyset::load(&binary)).contains("UTF-8"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// What an operator reads: the file's name, then the operating system's
+    /// own message.
+    #[test]
+    fn io_errors_name_the_file_and_keep_the_os_message() {
+        let dir = scratch("io-errors");
+        let missing = dir.join("missing.json");
+        let os_message = File::open(&missing).unwrap_err().to_string();
+        let expected = format!("{}: {os_message}", missing.display());
+        assert_eq!(Keyset::load(&missing).unwrap_err().to_string(), expected);
+        assert_eq!(
+            VerifierKeyset::load(&missing).unwrap_err().to_string(),
+            expected
+        );
+        // A path under a regular file cannot be created.
+        let file = dir.join("file");
+        std::fs::write(&file, b"").unwrap();
+        let nested = file.join("keys.json");
+        let os_message = File::create(&nested).unwrap_err().to_string();
+        let expected = format!("{}: {os_message}", nested.display());
+        assert_eq!(
+            Keyset::generate().save(&nested).unwrap_err().to_string(),
+            expected
+        );
+        assert_eq!(
+            Keyset::generate()
+                .verifier_keyset()
+                .save(&nested)
+                .unwrap_err()
+                .to_string(),
+            expected
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -891,15 +935,18 @@ mod tests {
         keys.save(&path).unwrap();
         let before = std::fs::read(&path).unwrap();
         // A path whose parent is a file cannot be written, even by root.
+        let nested = path.join("nested.json");
         assert!(matches!(
-            Keyset::generate().save(path.join("nested.json")),
-            Err(Error::Io(_))
+            Keyset::generate().save(&nested),
+            Err(Error::File { path, kind: std::io::ErrorKind::NotADirectory, .. })
+                if path == nested
         ));
         // Renaming over a non-empty folder fails after the temporary file is written.
-        std::fs::create_dir_all(dir.join("taken").join("inner")).unwrap();
+        let taken = dir.join("taken");
+        std::fs::create_dir_all(taken.join("inner")).unwrap();
         assert!(matches!(
-            Keyset::generate().save(dir.join("taken")),
-            Err(Error::Io(_))
+            Keyset::generate().save(&taken),
+            Err(Error::File { path, .. }) if path == taken
         ));
         assert_eq!(std::fs::read(&path).unwrap(), before);
         assert_eq!(

@@ -391,8 +391,20 @@ fn corrupt_or_truncated_keysets_give_exit_2_and_one_clear_line() {
             "{what}: file was changed"
         );
     }
-    let missing = tessera(&["list", s(&dir.path("missing.json"))]);
-    assert!(fails(&missing, 2).contains("not found"));
+    // A file that cannot be read: its name, then the operating system's message.
+    let missing = dir.path("missing.json");
+    let os_message = fs::File::open(&missing).unwrap_err().to_string();
+    for args in [
+        vec!["list", s(&missing)],
+        vec!["add", s(&missing)],
+        vec!["verify", "--keys", s(&missing), "tsr1.x"],
+    ] {
+        assert_eq!(
+            fails(&tessera(&args), 2).trim_end(),
+            format!("tessera: {}: {os_message}", missing.display()),
+            "{args:?}"
+        );
+    }
 }
 
 #[test]
