@@ -16,17 +16,65 @@ pub(crate) fn file_error(path: &Path, e: &io::Error) -> Error {
     }
 }
 
-/// [`write_atomic`], with an error that names the file.
+/// [`write_atomic`], with an error that names the file: `path`, or the file
+/// it links to once the link is resolved.
 #[cfg_attr(not(feature = "json"), allow(dead_code))]
 pub(crate) fn save(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    write_atomic(path, bytes).map_err(|e| file_error(path, &e))
+    let target = resolve_links(path).map_err(|e| file_error(path, &e))?;
+    replace(&target, bytes).map_err(|e| file_error(&target, &e))
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder
 /// (created exclusively, mode 0600 on Unix), fsync, rename over `path`, then
 /// fsync of the folder. On any failure the previous file is left intact and
 /// the temporary file is removed.
+///
+/// If `path` is a symbolic link, the file it points to is replaced (in that
+/// file's own folder) and the link stays a link: see [`resolve_links`].
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace(&resolve_links(path)?, bytes)
+}
+
+/// The most symbolic links followed from one path: Linux's limit
+/// (`MAXSYMLINKS`). A longer chain is almost certainly a loop.
+const MAX_LINKS: usize = 40;
+
+/// The file a write to `path` must replace: `path` itself unless it is a
+/// symbolic link, else the file the link finally points to, so that
+/// replacing it updates what every reader of the link sees (replacing the
+/// link itself would turn it into a plain file and leave its target stale).
+///
+/// A link to an existing file is resolved by the OS (`canonicalize`, which
+/// also refuses loops and over-long chains as the OS does); a dangling link
+/// is followed one step at a time, at most [`MAX_LINKS`] steps, to the path
+/// where the file is to be created.
+pub(crate) fn resolve_links(path: &Path) -> io::Result<PathBuf> {
+    let mut current = path.to_path_buf();
+    // One more round than links: a chain of exactly `MAX_LINKS` resolves.
+    for _ in 0..=MAX_LINKS {
+        let is_link = fs::symlink_metadata(&current).is_ok_and(|m| m.file_type().is_symlink());
+        if !is_link {
+            return Ok(current);
+        }
+        match fs::canonicalize(&current) {
+            Ok(target) => return Ok(target),
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            Err(_) => {}
+        }
+        // A relative link is relative to the folder holding it.
+        let link = fs::read_link(&current)?;
+        current = match current.parent() {
+            Some(dir) => dir.join(link),
+            None => link,
+        };
+    }
+    Err(io::Error::other(format!(
+        "more than {MAX_LINKS} levels of symbolic links"
+    )))
+}
+
+/// [`write_atomic`] on a path that is not a symbolic link.
+fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -113,6 +161,116 @@ mod tests {
         assert_eq!(fs::read(&path).unwrap(), b"keep me");
         let leftovers = fs::read_dir(&dir).unwrap().count();
         assert_eq!(leftovers, 2, "only the file and the folder remain");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    fn entries(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_write_through_a_symbolic_link_replaces_its_target_and_keeps_the_link() {
+        use std::os::unix::fs::{symlink, PermissionsExt};
+        let dir = scratch("links");
+        fs::create_dir_all(dir.join("real")).unwrap();
+        fs::create_dir_all(dir.join("links")).unwrap();
+        let real = dir.join("real").join("state.bin");
+        write_atomic(&real, b"one").unwrap();
+        // Relative, absolute, and a chain of two.
+        let relative = dir.join("links").join("relative.bin");
+        symlink("../real/state.bin", &relative).unwrap();
+        let absolute = dir.join("links").join("absolute.bin");
+        symlink(&real, &absolute).unwrap();
+        let chained = dir.join("chained.bin");
+        symlink("links/relative.bin", &chained).unwrap();
+        for (link, content) in [(&relative, b"two"), (&absolute, b"333"), (&chained, b"4!4")] {
+            let pointed = fs::read_link(link).unwrap();
+            assert_eq!(resolve_links(link).unwrap(), real.canonicalize().unwrap());
+            write_atomic(link, content).unwrap();
+            assert!(fs::symlink_metadata(link).unwrap().file_type().is_symlink());
+            assert_eq!(fs::read_link(link).unwrap(), pointed);
+            assert_eq!(fs::read(&real).unwrap(), content);
+            assert_eq!(
+                fs::metadata(&real).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        assert_eq!(
+            entries(&dir.join("real")),
+            ["state.bin"],
+            "no temporary file"
+        );
+        assert_eq!(
+            entries(&dir.join("links")),
+            ["absolute.bin", "relative.bin"]
+        );
+        // `save` too, and its errors name the target it writes.
+        save(&chained, b"five").unwrap();
+        assert_eq!(fs::read(&real).unwrap(), b"five");
+        assert_eq!(
+            resolve_links(&real).unwrap(),
+            real,
+            "a plain file is itself"
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_dangling_link_gets_its_target_created_and_a_loop_is_an_error() {
+        use std::os::unix::fs::symlink;
+        let dir = scratch("dangling");
+        let first = dir.join("first.bin");
+        let second = dir.join("second.bin");
+        symlink("second.bin", &first).unwrap();
+        symlink(dir.join("target.bin"), &second).unwrap();
+        assert_eq!(resolve_links(&first).unwrap(), dir.join("target.bin"));
+        write_atomic(&first, b"new").unwrap();
+        assert_eq!(fs::read(dir.join("target.bin")).unwrap(), b"new");
+        assert!(fs::symlink_metadata(&first)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert!(fs::symlink_metadata(&second)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        // A loop: the OS's own error, and nothing is written.
+        let a = dir.join("a.bin");
+        let b = dir.join("b.bin");
+        symlink("b.bin", &a).unwrap();
+        symlink("a.bin", &b).unwrap();
+        let os_error = fs::read(&a).unwrap_err();
+        let err = save(&a, b"x").unwrap_err();
+        assert_eq!(err, file_error(&a, &os_error));
+        assert!(write_atomic(&b, b"x").is_err());
+        assert_eq!(
+            entries(&dir),
+            ["a.bin", "b.bin", "first.bin", "second.bin", "target.bin"]
+        );
+        // A chain as long as the OS follows resolves; a longer one does not.
+        let chain = dir.join("chain");
+        fs::create_dir_all(&chain).unwrap();
+        for i in 0..=MAX_LINKS {
+            symlink(format!("{}", i + 1), chain.join(i.to_string())).unwrap();
+        }
+        let end = chain.join((MAX_LINKS + 1).to_string());
+        let from = |i: usize| chain.join(i.to_string());
+        assert_eq!(resolve_links(&from(1)).unwrap(), end);
+        assert!(resolve_links(&from(0)).is_err());
+        fs::write(&end, b"").unwrap();
+        assert_eq!(
+            resolve_links(&from(1)).unwrap(),
+            end.canonicalize().unwrap()
+        );
+        assert!(resolve_links(&from(0)).is_err());
         fs::remove_dir_all(&dir).unwrap();
     }
 }

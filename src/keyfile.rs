@@ -892,6 +892,42 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
+    fn save_through_a_symbolic_link_replaces_its_target() {
+        use std::os::unix::fs::{symlink, PermissionsExt};
+        let dir = scratch("link");
+        std::fs::create_dir_all(dir.join("real")).unwrap();
+        let real = dir.join("real").join("issuer.json");
+        let link = dir.join("link.json");
+        Keyset::generate().save(&real).unwrap();
+        symlink("real/issuer.json", &link).unwrap();
+        let mut keys = Keyset::load(&link).unwrap();
+        let added = keys.add();
+        keys.save(&link).unwrap();
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(Keyset::load(&real).unwrap().key_info(), keys.key_info());
+        assert!(Keyset::load(&real).unwrap().key_ids().contains(&added));
+        let mode = std::fs::metadata(&real).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let vreal = dir.join("real").join("verifier.json");
+        let vlink = dir.join("verifier.json");
+        symlink(&vreal, &vlink).unwrap();
+        keys.verifier_keyset().save(&vlink).unwrap();
+        assert!(std::fs::symlink_metadata(&vlink)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(
+            VerifierKeyset::load(&vreal).unwrap().key_info(),
+            keys.key_info()
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
     fn secret_keysets_must_be_private() {
         use std::os::unix::fs::PermissionsExt;
         let dir = scratch("modes");

@@ -848,6 +848,39 @@ fn revoke_by_token_or_by_id_updates_the_snapshot() {
     fails(&out, 2);
 }
 
+/// An operator's link to the deployed keyset: edits reach the file the
+/// deployment ships, and the link stays a link.
+#[cfg(unix)]
+#[test]
+fn edits_through_a_symbolic_link_change_its_target() {
+    let dir = Scratch::new("symlink");
+    fs::create_dir_all(dir.path("real")).unwrap();
+    let real = dir.keyset("real/issuer.json");
+    let link = dir.path("link.json");
+    std::os::unix::fs::symlink("real/issuer.json", &link).unwrap();
+    let added: u64 = ok(&["add", s(&link)]).parse().unwrap();
+    let rotated: u64 = ok(&["rotate", s(&link)]).parse().unwrap();
+    assert!(fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(fs::read_link(&link).unwrap(), Path::new("real/issuer.json"));
+    let held = ids(&real);
+    assert!(held.contains(&added) && held.contains(&rotated), "{held:?}");
+    assert_eq!(primary(&real), rotated.to_string());
+    assert_eq!(mode(&real), 0o600);
+    // export-verifier --force through a link writes the link's target too.
+    let vreal = dir.path("real/verifier.json");
+    let vlink = dir.path("verifier.json");
+    std::os::unix::fs::symlink(&vreal, &vlink).unwrap();
+    ok(&["export-verifier", s(&link), "--out", s(&vlink), "--force"]);
+    assert!(fs::symlink_metadata(&vlink)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(ids(&vreal), held);
+}
+
 /// `ulimit -f 0` makes every write to a regular file fail (EFBIG), even for
 /// root, so the save fails after the keyset was read.
 #[cfg(unix)]
