@@ -1,8 +1,10 @@
-//! Atomic file writes shared by keyset files and revocation snapshots.
+//! Atomic file writes shared by keyset files and revocation snapshots, and
+//! the lock that keeps two editors of one keyset from losing an update.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::Error;
 
@@ -107,6 +109,82 @@ fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// How long an editor waits for another editor of the same keyset to finish
+/// before giving up. An edit takes milliseconds; this is generous.
+#[cfg_attr(not(feature = "json"), allow(dead_code))]
+pub(crate) const LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// How often a waiting editor tries the lock again.
+const LOCK_POLL: Duration = Duration::from_millis(10);
+
+/// An exclusive advisory lock for editing one file, released when dropped
+/// (closing the lock file releases it, also if the process dies).
+#[cfg_attr(not(feature = "json"), allow(dead_code))]
+#[derive(Debug)]
+pub(crate) struct EditLock {
+    _file: File,
+}
+
+/// The lock file for editing `target`: `NAME.lock` next to it.
+///
+/// The lock is not taken on `target` itself because every save replaces
+/// `target` with a new file (rename): an editor that opened the old file
+/// and waited on its lock would, once the first editor is done, hold a lock
+/// on a file nobody else looks at, while a third editor locks the new one.
+/// The lock file is never replaced or removed, so everyone who edits
+/// `target` (under whatever name or link) locks the same file. It is empty.
+#[cfg_attr(not(feature = "json"), allow(dead_code))]
+pub(crate) fn lock_path(target: &Path) -> io::Result<PathBuf> {
+    let name = target
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
+    let mut lock_name = name.to_os_string();
+    lock_name.push(".lock");
+    Ok(target.with_file_name(lock_name))
+}
+
+/// Takes the exclusive lock for editing `target` (a path that is not a
+/// symbolic link: see [`resolve_links`]), trying again every few
+/// milliseconds for up to `wait` while another process holds it.
+///
+/// The lock is advisory: it excludes other editors that lock, such as
+/// `Keyset::edit` and the `tessera` commands that change a keyset, not
+/// plain writes.
+#[cfg_attr(not(feature = "json"), allow(dead_code))]
+pub(crate) fn lock_for_edit(target: &Path, wait: Duration) -> Result<EditLock, Error> {
+    let lock = lock_path(target).map_err(|e| file_error(target, &e))?;
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = options.open(&lock).map_err(|e| file_error(&lock, &e))?;
+    let start = Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(EditLock { _file: file }),
+            Err(fs::TryLockError::WouldBlock) if start.elapsed() < wait => {
+                std::thread::sleep(LOCK_POLL);
+            }
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(Error::File {
+                    path: target.to_path_buf(),
+                    kind: io::ErrorKind::WouldBlock,
+                    message: format!(
+                        "another process is editing it (it held the lock {} for more \
+                         than {} s); try again",
+                        lock.display(),
+                        wait.as_secs_f32()
+                    ),
+                })
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(file_error(&lock, &e)),
+        }
+    }
 }
 
 /// Creates a new file that only its owner can read or write.
@@ -271,6 +349,61 @@ mod tests {
             end.canonicalize().unwrap()
         );
         assert!(resolve_links(&from(0)).is_err());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_second_editor_waits_for_the_lock_or_gives_up_with_a_clear_error() {
+        let dir = scratch("lock");
+        let target = dir.join("keys.json");
+        assert_eq!(lock_path(&target).unwrap(), dir.join("keys.json.lock"));
+        assert!(lock_path(Path::new("/")).is_err());
+        let first = lock_for_edit(&target, Duration::ZERO).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(dir.join("keys.json.lock"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        // Another open of the lock file (as another process would) is refused.
+        let err = lock_for_edit(&target, Duration::ZERO).unwrap_err();
+        let Error::File {
+            path,
+            kind,
+            message,
+        } = &err
+        else {
+            panic!("{err:?}");
+        };
+        assert_eq!(path, &target);
+        assert_eq!(*kind, io::ErrorKind::WouldBlock);
+        assert!(
+            message.contains("another process is editing it"),
+            "{message}"
+        );
+        assert!(message.contains("keys.json.lock"), "{message}");
+        drop(first);
+        let again = lock_for_edit(&target, Duration::ZERO).unwrap();
+        // A waiting editor gets the lock once the holder lets go.
+        let holder = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            drop(again);
+        });
+        lock_for_edit(&target, LOCK_WAIT).unwrap();
+        holder.join().unwrap();
+        // The lock file is the only thing left; the target was never touched.
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+        // A lock file that cannot be created is named in the error.
+        let nowhere = dir.join("missing").join("keys.json");
+        let err = lock_for_edit(&nowhere, Duration::ZERO).unwrap_err();
+        assert!(
+            matches!(&err, Error::File { path, kind: io::ErrorKind::NotFound, .. }
+                if *path == dir.join("missing").join("keys.json.lock")),
+            "{err:?}"
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -23,6 +23,7 @@ use core::fmt::Write as _;
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
+use std::time::Duration;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use serde::de::IgnoredAny;
@@ -30,7 +31,7 @@ use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use crate::ed25519::{Ed25519Signer, StrictVerifyingKey};
-use crate::files::file_error;
+use crate::files::{file_error, resolve_links};
 use crate::keys::{
     EncryptionKey, IssuerKey, KeyId, KeyInfo, KeyState, Keyset, VerifierKey, VerifierKeyset,
 };
@@ -146,6 +147,65 @@ impl Keyset {
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), Error> {
         crate::files::save(path.as_ref(), self.to_json().as_bytes())
     }
+
+    /// Loads the issuer keyset file at `path`, applies `change`, and saves
+    /// the result, holding an exclusive lock for the whole read-modify-write
+    /// so that two editors (processes or threads) never lose each other's
+    /// update. Nothing is written if `change` fails or leaves the keyset as
+    /// it was. Requires the `json` feature.
+    ///
+    /// The lock is advisory and lives in `FILE.lock`, an empty file created
+    /// next to the keyset (for a symbolic link, next to the file it points
+    /// to) and left there: the keyset itself cannot carry the lock, since
+    /// every save replaces it with a new file. Another editor holding the
+    /// lock is waited for, up to 10 seconds. [`save`](Self::save) alone does
+    /// not lock.
+    ///
+    /// ```
+    /// use tessera::{Error, Keyset};
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("tessera-edit-doc-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// let path = dir.join("issuer.json");
+    /// Keyset::generate().save(&path)?;
+    /// let next = Keyset::edit(&path, |keys| Ok::<_, Error>(keys.add()))?;
+    /// assert!(Keyset::load(&path)?.key_ids().contains(&next));
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// What `change` returns; otherwise, converted into `E`:
+    /// [`Error::File`] with kind [`WouldBlock`](std::io::ErrorKind::WouldBlock)
+    /// if another editor held the lock for the whole wait, or naming the file
+    /// that could not be read, locked or written; otherwise as
+    /// [`load`](Self::load).
+    pub fn edit<T, E: From<Error>>(
+        path: impl AsRef<Path>,
+        change: impl FnOnce(&mut Keyset) -> Result<T, E>,
+    ) -> Result<T, E> {
+        edit_with_wait(path.as_ref(), crate::files::LOCK_WAIT, change)
+    }
+}
+
+/// [`Keyset::edit`], waiting at most `wait` for the lock.
+fn edit_with_wait<T, E: From<Error>>(
+    path: &Path,
+    wait: Duration,
+    change: impl FnOnce(&mut Keyset) -> Result<T, E>,
+) -> Result<T, E> {
+    let target = resolve_links(path).map_err(|e| file_error(path, &e))?;
+    // A missing keyset is reported as such, without leaving a lock file.
+    std::fs::metadata(&target).map_err(|e| file_error(&target, &e))?;
+    let _lock = crate::files::lock_for_edit(&target, wait)?;
+    let mut keys = Keyset::load(&target)?;
+    let before = keys.key_info();
+    let result = change(&mut keys)?;
+    if keys.key_info() != before {
+        keys.save(&target)?;
+    }
+    Ok(result)
 }
 
 #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
@@ -911,6 +971,12 @@ mod tests {
         assert!(Keyset::load(&real).unwrap().key_ids().contains(&added));
         let mode = std::fs::metadata(&real).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
+        // An edit through the link locks next to the target, so that editors
+        // using the link and the real name exclude each other.
+        let edited = Keyset::edit(&link, |keys| Ok::<_, Error>(keys.add())).unwrap();
+        assert!(Keyset::load(&real).unwrap().key_ids().contains(&edited));
+        assert!(dir.join("real").join("issuer.json.lock").is_file());
+        assert!(!dir.join("link.json.lock").exists());
         let vreal = dir.join("real").join("verifier.json");
         let vlink = dir.join("verifier.json");
         symlink(&vreal, &vlink).unwrap();
@@ -923,6 +989,68 @@ mod tests {
             VerifierKeyset::load(&vreal).unwrap().key_info(),
             keys.key_info()
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn edit_saves_what_changed_under_the_lock() {
+        let dir = scratch("edit");
+        let path = dir.join("keys.json");
+        let keys = Keyset::generate();
+        keys.save(&path).unwrap();
+        let added = Keyset::edit(&path, |keys| Ok::<_, Error>(keys.add())).unwrap();
+        let now = Keyset::load(&path).unwrap();
+        assert_eq!(now.key_ids().len(), 2);
+        assert!(now.key_ids().contains(&added));
+        assert_eq!(now.primary(), keys.primary());
+        // A failed change writes nothing and its error comes back as is.
+        let before = std::fs::read(&path).unwrap();
+        let err = Keyset::edit(&path, |keys| {
+            keys.add();
+            keys.retire(keys.primary())
+        });
+        assert_eq!(err, Err(Error::PrimaryKey));
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        // A change that changes nothing does not rewrite the file (a save
+        // would put a new file, with a new inode, in its place).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let inode = |p: &Path| std::fs::metadata(p).unwrap().ino();
+            let first = inode(&path);
+            let unchanged = Keyset::edit(&path, |keys| keys.promote(keys.primary()));
+            assert_eq!(unchanged, Ok(()));
+            assert_eq!(inode(&path), first);
+            Keyset::edit(&path, |keys| Ok::<_, Error>(keys.add())).unwrap();
+            assert_ne!(inode(&path), first);
+        }
+        let before = std::fs::read(&path).unwrap();
+        // Another editor holds the lock: a clear error, nothing written.
+        let lock = crate::files::lock_for_edit(&path, Duration::ZERO).unwrap();
+        let busy = edit_with_wait(&path, Duration::ZERO, |keys| Ok::<_, Error>(keys.add()));
+        assert!(
+            matches!(&busy, Err(Error::File { path: p, kind: std::io::ErrorKind::WouldBlock, .. }) if *p == path),
+            "{busy:?}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        drop(lock);
+        // A missing keyset is an error naming it, and leaves no lock file.
+        let missing = dir.join("missing.json");
+        let err = Keyset::edit(&missing, |keys| Ok::<_, Error>(keys.add())).unwrap_err();
+        assert_eq!(
+            err,
+            Error::File {
+                path: missing.clone(),
+                kind: std::io::ErrorKind::NotFound,
+                message: File::open(&missing).unwrap_err().to_string(),
+            }
+        );
+        let mut names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["keys.json", "keys.json.lock"]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -881,6 +881,46 @@ fn edits_through_a_symbolic_link_change_its_target() {
     assert_eq!(ids(&vreal), held);
 }
 
+/// Many editors at once, as separate processes: each waits for the keyset's
+/// lock, so every key that any of them added is in the final file.
+#[test]
+fn concurrent_edits_lose_no_update() {
+    const EDITORS: usize = 12;
+    let dir = Scratch::new("concurrent");
+    let keys = dir.keyset("keys.json");
+    let first = ids(&keys);
+    let children: Vec<_> = (0..EDITORS)
+        .map(|i| {
+            let command = if i % 4 == 3 { "rotate" } else { "add" };
+            Command::new(env!("CARGO_BIN_EXE_tessera"))
+                .args([command, s(&keys)])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut added = Vec::new();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        added.push(stdout(&out).trim().parse::<u64>().unwrap());
+    }
+    let held = ids(&keys);
+    for id in first.iter().chain(&added) {
+        assert!(held.contains(id), "key {id} was lost: {held:?}");
+    }
+    assert_eq!(held.len(), 1 + EDITORS);
+    assert!(added.contains(&primary(&keys).parse().unwrap()));
+    // The lock file stays beside the keyset; nothing else is left.
+    let mut names: Vec<_> = fs::read_dir(&dir.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["keys.json", "keys.json.lock"]);
+}
+
 /// `ulimit -f 0` makes every write to a regular file fail (EFBIG), even for
 /// root, so the save fails after the keyset was read.
 #[cfg(unix)]
@@ -904,11 +944,12 @@ fn a_failed_save_leaves_the_previous_file_intact() {
             before,
             "{command} damaged the keyset"
         );
-        assert_eq!(
-            fs::read_dir(&dir.0).unwrap().count(),
-            1,
-            "temporary file left behind"
-        );
+        let left: Vec<_> = fs::read_dir(&dir.0)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|name| name != "keys.json.lock")
+            .collect();
+        assert_eq!(left, ["keys.json"], "temporary file left behind");
     }
     ok(&["list", s(&keys)]);
     // Renaming onto a non-empty folder fails too; the folder is untouched.
