@@ -92,9 +92,9 @@ pub enum Error {
     /// An issuer keyset (it holds signing keys) was given where a verifier
     /// keyset was expected. Verifiers need only the verifier keyset.
     IssuerKeyset,
-    /// A secret keyset file can be read or written by its group or by others,
-    /// so it was not read (as ssh does with private keys). `mode` holds the
-    /// file's permission bits.
+    /// A keyset file (issuer or verifier: both hold secret keys) can be read
+    /// or written by its group or by others, so it was not read (as ssh does
+    /// with private keys). `mode` holds the file's permission bits.
     InsecurePermissions {
         /// The file that was refused.
         path: PathBuf,
@@ -173,7 +173,7 @@ impl fmt::Display for Error {
                 return write!(
                     f,
                     "{path} is accessible by group or others (mode {mode:04o}) and holds \
-                     signing keys; refusing to read it. Run: chmod 600 {path}"
+                     secret keys; refusing to read it. Run: chmod 600 {path}"
                 );
             }
         };

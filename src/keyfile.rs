@@ -133,7 +133,7 @@ impl Keyset {
     /// the file, with the operating system's message) if it cannot be read;
     /// otherwise as [`from_json`](Self::from_json).
     pub fn load(path: impl AsRef<Path>) -> Result<Keyset, Error> {
-        Keyset::from_json(&read_file(path.as_ref(), true)?)
+        Keyset::from_json(&read_file(path.as_ref())?)
     }
 
     /// Writes the keyset file atomically (temporary file in the same folder,
@@ -256,16 +256,18 @@ impl VerifierKeyset {
         VerifierKeyset::from_parts(keys)
     }
 
-    /// Reads a verifier keyset file. Its permissions are not checked: it holds
-    /// no signing key, and deployment tools often install such files
-    /// group-readable. Requires the `json` feature.
+    /// Reads a verifier keyset file, refusing (on Unix) one that its group or
+    /// others may access, as for an issuer keyset: it holds no signing key,
+    /// but its decryption keys let whoever reads it read every token's
+    /// session id, subject and data. Requires the `json` feature.
     ///
     /// # Errors
     ///
-    /// [`Error::File`] (naming the file, with the operating system's message)
+    /// [`Error::InsecurePermissions`] for a file with any group or other
+    /// permission bit set (fix: `chmod 600 FILE`), [`Error::File`] (naming the file, with the operating system's message)
     /// if it cannot be read; otherwise as [`from_json`](Self::from_json).
     pub fn load(path: impl AsRef<Path>) -> Result<VerifierKeyset, Error> {
-        VerifierKeyset::from_json(&read_file(path.as_ref(), false)?)
+        VerifierKeyset::from_json(&read_file(path.as_ref())?)
     }
 
     /// Writes the keyset file atomically (temporary file in the same folder,
@@ -528,9 +530,9 @@ fn too_large() -> Error {
 }
 
 /// Reads a keyset file of at most [`MAX_KEYSET_FILE_LEN`] bytes into a
-/// zeroizing buffer; with `secret`, first refuses a file that group or others
-/// may access.
-fn read_file(path: &Path, secret: bool) -> Result<Zeroizing<String>, Error> {
+/// zeroizing buffer, first refusing a file that group or others may access:
+/// both kinds of keyset hold secrets (signing keys; decryption keys).
+fn read_file(path: &Path) -> Result<Zeroizing<String>, Error> {
     let io_error = |e: std::io::Error| file_error(path, &e);
     let file = File::open(path).map_err(io_error)?;
     let meta = file.metadata().map_err(io_error)?;
@@ -540,7 +542,7 @@ fn read_file(path: &Path, secret: bool) -> Result<Zeroizing<String>, Error> {
         return Err(io_error(std::io::ErrorKind::IsADirectory.into()));
     }
     #[cfg(unix)]
-    if secret {
+    {
         use std::os::unix::fs::PermissionsExt;
         let mode = meta.permissions().mode() & 0o7777;
         if mode & 0o077 != 0 {
@@ -550,8 +552,6 @@ fn read_file(path: &Path, secret: bool) -> Result<Zeroizing<String>, Error> {
             });
         }
     }
-    #[cfg(not(unix))]
-    let _ = secret;
     let limit = MAX_KEYSET_FILE_LEN as u64;
     if meta.len() > limit {
         return Err(too_large());
@@ -908,7 +908,7 @@ mod tests {
             })
         );
         let big = dir.join("big.json");
-        std::fs::write(&big, vec![b' '; MAX_KEYSET_FILE_LEN + 1]).unwrap();
+        crate::files::write_atomic(&big, &vec![b' '; MAX_KEYSET_FILE_LEN + 1]).unwrap();
         assert!(format_message(VerifierKeyset::load(&big)).contains("larger than"));
         let binary = dir.join("binary.json");
         crate::files::write_atomic(&binary, &[0xff, 0xfe]).unwrap();
@@ -1083,10 +1083,29 @@ mod tests {
         }
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).unwrap();
         assert!(Keyset::load(&path).is_ok());
-        // Verifier keysets hold no signing key: deployment tools may share them.
+        // Verifier keysets hold the decryption keys: just as private.
         let vpath = dir.join("verifier.json");
         keys.verifier_keyset().save(&vpath).unwrap();
-        std::fs::set_permissions(&vpath, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mode = std::fs::metadata(&vpath).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        for shared in [0o644, 0o640, 0o604, 0o620, 0o602, 0o610, 0o601, 0o440] {
+            std::fs::set_permissions(&vpath, std::fs::Permissions::from_mode(shared)).unwrap();
+            let err = VerifierKeyset::load(&vpath).unwrap_err();
+            let message = err.to_string();
+            assert_eq!(
+                err,
+                Error::InsecurePermissions {
+                    path: vpath.clone(),
+                    mode: shared
+                }
+            );
+            assert!(
+                message.contains(&format!("chmod 600 {}", vpath.display())),
+                "{message}"
+            );
+            assert!(!message.contains("signing"), "{message}");
+        }
+        std::fs::set_permissions(&vpath, std::fs::Permissions::from_mode(0o400)).unwrap();
         assert!(VerifierKeyset::load(&vpath).is_ok());
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -288,7 +288,7 @@ fn keygen_writes_a_private_file_and_refuses_to_overwrite() {
 
 #[cfg(unix)]
 #[test]
-fn a_secret_keyset_readable_by_others_is_refused() {
+fn a_keyset_readable_by_others_is_refused() {
     use std::os::unix::fs::PermissionsExt;
     let dir = Scratch::new("mode");
     let keys = dir.keyset("keys.json");
@@ -314,11 +314,34 @@ fn a_secret_keyset_readable_by_others_is_refused() {
         );
     }
     assert_eq!(fs::read(&keys).unwrap(), before);
-    // The verifier keyset holds no signing key: deployment tools may share it.
-    fs::set_permissions(&verifier, fs::Permissions::from_mode(0o644)).unwrap();
-    ok(&["verify", "--keys", s(&verifier), &token]);
     fs::set_permissions(&keys, fs::Permissions::from_mode(0o600)).unwrap();
     ok(&["list", s(&keys)]);
+    // The verifier keyset holds the decryption keys: refused the same way.
+    assert_eq!(mode(&verifier), 0o600);
+    for shared in [0o644, 0o640] {
+        fs::set_permissions(&verifier, fs::Permissions::from_mode(shared)).unwrap();
+        for args in [
+            vec!["list", s(&verifier)],
+            vec!["verify", "--keys", s(&verifier), &token],
+        ] {
+            let line = fails(&tessera(&args), 2);
+            assert!(line.contains(&format!("{shared:04o}")), "{line}");
+            assert!(
+                line.contains(&format!("chmod 600 {}", s(&verifier))),
+                "says the fix: {line}"
+            );
+        }
+    }
+    // Exporting again over a shared file leaves a private one.
+    ok(&[
+        "export-verifier",
+        s(&keys),
+        "--out",
+        s(&verifier),
+        "--force",
+    ]);
+    assert_eq!(mode(&verifier), 0o600);
+    ok(&["verify", "--keys", s(&verifier), &token]);
 }
 
 #[test]

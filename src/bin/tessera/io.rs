@@ -120,8 +120,8 @@ pub fn load_issuer(path: &Path) -> Result<Keyset, Failure> {
     result.map_err(|e| Failure::file(path, &e))
 }
 
-/// Reads a verifier keyset, or an issuer keyset (checked as
-/// [`load_issuer`] does), from a file or standard input.
+/// Reads a verifier keyset, or an issuer keyset, from a file (either is
+/// refused if group or others can access it) or from standard input.
 pub fn load_any(path: &Path) -> Result<AnyKeyset, Failure> {
     let result = if is_stdio(path) {
         let text = read_stdin(MAX_KEYSET_FILE_LEN, "the keyset")?;
