@@ -339,7 +339,7 @@ impl Entry<'_> {
 
     fn encryption_key(&self) -> Result<EncryptionKey, Error> {
         let bytes = decode_key(self.encryption_key, self.id, "encryption_key")?;
-        Ok(EncryptionKey::from_bytes(*bytes))
+        Ok(EncryptionKey::from_bytes(&bytes))
     }
 }
 
@@ -691,7 +691,7 @@ mod tests {
                     demoted_at: Some(u64::MAX),
                 },
                 signing: Ed25519Signer::from_bytes(&[7; 32]),
-                encryption: EncryptionKey::from_bytes([9; 32]),
+                encryption: EncryptionKey::from_bytes(&[9; 32]),
             })
             .collect();
         let keys = Keyset::from_parts(keys).unwrap();
