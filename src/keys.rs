@@ -14,8 +14,8 @@ use chacha20poly1305::{KeyInit, XChaCha20Poly1305};
 use zeroize::Zeroizing;
 
 use crate::ed25519::{Ed25519Signer, StrictVerifyingKey};
-use crate::os::{os_random_or_panic, unix_now};
-use crate::{Error, MAX_LEEWAY};
+use crate::os::{os_random_or_panic, unix_now, MAX_LEEWAY};
+use crate::Error;
 
 /// Names one key pair in a keyset; it travels in every token's header.
 ///
