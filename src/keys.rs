@@ -70,7 +70,7 @@ pub(crate) struct EncryptionKey {
 }
 
 impl EncryptionKey {
-    #[cfg_attr(not(any(feature = "test-util", feature = "json")), allow(dead_code))]
+    /// A key holding a copy of `bytes`, written straight into its heap buffer.
     pub(crate) fn from_bytes(bytes: &[u8; 32]) -> Self {
         let mut boxed = Box::new(Zeroizing::new([0u8; 32]));
         boxed.copy_from_slice(bytes);
