@@ -1054,6 +1054,28 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    #[test]
+    fn concurrent_edits_from_threads_lose_no_update() {
+        let dir = scratch("edit-threads");
+        let path = dir.join("keys.json");
+        Keyset::generate().save(&path).unwrap();
+        let added: Vec<KeyId> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| Keyset::edit(&path, |keys| Ok::<_, Error>(keys.add()))))
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().unwrap().unwrap())
+                .collect()
+        });
+        let held = Keyset::load(&path).unwrap().key_ids();
+        assert_eq!(held.len(), 9);
+        for id in added {
+            assert!(held.contains(&id), "key {id} lost");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[cfg(unix)]
     #[test]
     fn secret_keysets_must_be_private() {
