@@ -4,7 +4,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::Error;
 
@@ -146,8 +146,8 @@ pub(crate) fn lock_path(target: &Path) -> io::Result<PathBuf> {
 }
 
 /// Takes the exclusive lock for editing `target` (a path that is not a
-/// symbolic link: see [`resolve_links`]), trying again every few
-/// milliseconds for up to `wait` while another process holds it.
+/// symbolic link: see [`resolve_links`]), trying again every [`LOCK_POLL`]
+/// for up to `wait` while another process holds it.
 ///
 /// The lock is advisory: it excludes other editors that lock, such as
 /// `Keyset::edit` and the `tessera` commands that change a keyset, not
@@ -163,28 +163,29 @@ pub(crate) fn lock_for_edit(target: &Path, wait: Duration) -> Result<EditLock, E
         options.mode(0o600);
     }
     let file = options.open(&lock).map_err(|e| file_error(&lock, &e))?;
-    let start = Instant::now();
-    loop {
+    for _ in 0..lock_attempts(wait) {
         match file.try_lock() {
             Ok(()) => return Ok(EditLock { _file: file }),
-            Err(fs::TryLockError::WouldBlock) if start.elapsed() < wait => {
-                std::thread::sleep(LOCK_POLL);
-            }
-            Err(fs::TryLockError::WouldBlock) => {
-                return Err(Error::File {
-                    path: target.to_path_buf(),
-                    kind: io::ErrorKind::WouldBlock,
-                    message: format!(
-                        "another process is editing it (it held the lock {} for more \
-                         than {} s); try again",
-                        lock.display(),
-                        wait.as_secs_f32()
-                    ),
-                })
-            }
+            Err(fs::TryLockError::WouldBlock) => std::thread::sleep(LOCK_POLL),
             Err(fs::TryLockError::Error(e)) => return Err(file_error(&lock, &e)),
         }
     }
+    Err(Error::File {
+        path: target.to_path_buf(),
+        kind: io::ErrorKind::WouldBlock,
+        message: format!(
+            "another process is editing it (it held the lock {} for more than {} s); \
+             try again",
+            lock.display(),
+            wait.as_secs_f32()
+        ),
+    })
+}
+
+/// How many times [`lock_for_edit`] tries the lock when told to wait `wait`:
+/// once at once, then once after each [`LOCK_POLL`] of the wait.
+fn lock_attempts(wait: Duration) -> u128 {
+    1 + wait.as_millis() / LOCK_POLL.as_millis()
 }
 
 /// Creates a new file that only its owner can read or write.
@@ -297,6 +298,9 @@ mod tests {
             real,
             "a plain file is itself"
         );
+        // Left as given, not made absolute (tests run in the crate's folder).
+        let relative = Path::new("Cargo.toml");
+        assert_eq!(resolve_links(relative).unwrap(), relative);
         fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -350,6 +354,20 @@ mod tests {
         );
         assert!(resolve_links(&from(0)).is_err());
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_lock_is_tried_once_per_poll_of_the_wait() {
+        assert_eq!(LOCK_POLL, Duration::from_millis(10));
+        assert_eq!(lock_attempts(Duration::ZERO), 1);
+        assert_eq!(lock_attempts(Duration::from_millis(9)), 1);
+        assert_eq!(lock_attempts(Duration::from_millis(10)), 2);
+        assert_eq!(lock_attempts(Duration::from_millis(25)), 3);
+        assert_eq!(lock_attempts(LOCK_WAIT), 1001);
+        assert_eq!(
+            lock_attempts(Duration::MAX),
+            u128::from(u64::MAX) * 100 + 100
+        );
     }
 
     #[test]
