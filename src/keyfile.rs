@@ -698,6 +698,12 @@ mod tests {
         let json = keys.to_json();
         assert!(json.len() <= rendered_capacity(64));
         assert_eq!(json.capacity(), rendered_capacity(64), "no reallocation");
+        // The bound itself: 128 bytes, plus 200 of metadata and three fields
+        // of up to 32 bytes of name and punctuation and 43 of key per key.
+        assert_eq!(rendered_capacity(0), 128);
+        assert_eq!(rendered_capacity(1), 128 + 425);
+        assert_eq!(rendered_capacity(64), 128 + 64 * 425);
+        assert_eq!(rendered_capacity(usize::MAX), usize::MAX);
         assert_eq!(
             Keyset::from_json(&json).unwrap().key_info(),
             keys.key_info()
@@ -910,6 +916,10 @@ mod tests {
         let big = dir.join("big.json");
         crate::files::write_atomic(&big, &vec![b' '; MAX_KEYSET_FILE_LEN + 1]).unwrap();
         assert!(format_message(VerifierKeyset::load(&big)).contains("larger than"));
+        // Exactly at the limit is read (and then found not to be a keyset).
+        crate::files::write_atomic(&big, &vec![b' '; MAX_KEYSET_FILE_LEN]).unwrap();
+        let why = format_message(VerifierKeyset::load(&big));
+        assert!(why.contains("truncated JSON"), "{why}");
         let binary = dir.join("binary.json");
         crate::files::write_atomic(&binary, &[0xff, 0xfe]).unwrap();
         assert!(format_message(Keyset::load(&binary)).contains("UTF-8"));
