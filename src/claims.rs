@@ -17,9 +17,7 @@ use crate::keys::KeyId;
 use crate::os::unix_now;
 use crate::Error;
 
-/// The longest leeway a [`Policy`] accepts; larger values are clamped to it.
-/// The revocation filter keeps revocations this long past their deadline.
-pub const MAX_LEEWAY: Duration = Duration::from_secs(3600);
+pub use crate::os::MAX_LEEWAY;
 
 /// The default maximum token length in characters: what fits in a cookie.
 pub const DEFAULT_MAX_TOKEN_LENGTH: usize = 4096;

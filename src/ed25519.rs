@@ -35,7 +35,8 @@
 //! once, the way ed25519-dalek does (`ExpandedSecretKey::from(&seed)`), and
 //! signs with `raw_sign`: byte-identical signatures (tests below and the
 //! known-answer vectors pin them), about 1% of a signature saved per token.
-//! The expanded key zeroizes on drop like the seed.
+//! The expanded key zeroizes on drop like the seed, and both stay at one heap
+//! address for the key's whole life ([`Ed25519Signer`]).
 
 use ed25519_dalek::hazmat::{raw_sign, ExpandedSecretKey};
 use ed25519_dalek::{Sha512, Signature, SigningKey, Verifier, VerifyingKey};
@@ -87,17 +88,22 @@ pub(crate) const SMALL_ORDER_R: [[u8; 32]; 8] = [
 ];
 
 /// An Ed25519 signing key with its expanded secret; both are wiped on drop.
+///
+/// Both live on the heap, each at one address for the signer's whole life:
+/// moving a signer (as a `Vec` of keys does when it grows or shifts) moves
+/// only pointers, so no unzeroized copy of a secret is left behind in memory
+/// the vector freed or reused.
 pub(crate) struct Ed25519Signer {
-    key: SigningKey,
-    expanded: ExpandedSecretKey,
+    key: Box<SigningKey>,
+    expanded: Box<ExpandedSecretKey>,
 }
 
 impl Ed25519Signer {
     /// The signing key for a 32-byte secret seed (RFC 8032).
     pub(crate) fn from_bytes(seed: &[u8; 32]) -> Self {
         Ed25519Signer {
-            key: SigningKey::from_bytes(seed),
-            expanded: ExpandedSecretKey::from(seed),
+            key: Box::new(SigningKey::from_bytes(seed)),
+            expanded: Box::new(ExpandedSecretKey::from(seed)),
         }
     }
 
@@ -116,10 +122,21 @@ impl Ed25519Signer {
         StrictVerifyingKey(self.key.verifying_key())
     }
 
+    /// Where the secret seed and the expanded secret key live, for tests that
+    /// check they never move.
+    #[cfg(test)]
+    pub(crate) fn secret_addresses(&self) -> [usize; 2] {
+        [
+            self.key.as_bytes().as_ptr() as usize,
+            core::ptr::from_ref::<ExpandedSecretKey>(&self.expanded) as usize,
+        ]
+    }
+
     /// The Ed25519 signature of `message`: the same bytes as
     /// `SigningKey::sign`.
     pub(crate) fn sign(&self, message: &[u8]) -> [u8; 64] {
-        raw_sign::<Sha512>(&self.expanded, message, self.key.as_ref()).to_bytes()
+        let public: &VerifyingKey = (*self.key).as_ref();
+        raw_sign::<Sha512>(&self.expanded, message, public).to_bytes()
     }
 }
 

@@ -66,8 +66,21 @@ pub enum Error {
     /// Merging a revocation snapshot would chain more sub-filters into one
     /// deadline hour than a generation may hold (178).
     MergeLimit,
-    /// Reading or writing a file failed.
+    /// Reading or writing a file failed, where no file name is at hand.
+    /// Keyset files report [`Error::File`] instead.
     Io(std::io::ErrorKind),
+    /// Reading, writing or locking a file failed. Displayed as the file's
+    /// name and the operating system's message, e.g.
+    /// `/etc/tessera/issuer.json: Permission denied (os error 13)`.
+    File {
+        /// The file the operation was on (for a symbolic link, the file it
+        /// points to when that is the one written).
+        path: PathBuf,
+        /// The kind of failure, to match on.
+        kind: std::io::ErrorKind,
+        /// The operating system's message, or what went wrong in its words.
+        message: String,
+    },
     /// A disabled key cannot be promoted; enable it (and ship the verifier
     /// keyset) first.
     DisabledKey,
@@ -79,9 +92,9 @@ pub enum Error {
     /// An issuer keyset (it holds signing keys) was given where a verifier
     /// keyset was expected. Verifiers need only the verifier keyset.
     IssuerKeyset,
-    /// A secret keyset file can be read or written by its group or by others,
-    /// so it was not read (as ssh does with private keys). `mode` holds the
-    /// file's permission bits.
+    /// A keyset file (issuer or verifier: both hold secret keys) can be read
+    /// or written by its group or by others, so it was not read (as ssh does
+    /// with private keys). `mode` holds the file's permission bits.
     InsecurePermissions {
         /// The file that was refused.
         path: PathBuf,
@@ -153,13 +166,14 @@ impl fmt::Display for Error {
             Error::NoIssuer => "no issuer is configured: this server only verifies sessions",
             Error::WebConfig(why) => return write!(f, "invalid web configuration: {why}"),
             Error::Io(kind) => return write!(f, "file error: {kind}"),
+            Error::File { path, message, .. } => return write!(f, "{}: {message}", path.display()),
             Error::KeysetFormat(why) => return write!(f, "invalid keyset file: {why}"),
             Error::InsecurePermissions { path, mode } => {
                 let path = path.display();
                 return write!(
                     f,
                     "{path} is accessible by group or others (mode {mode:04o}) and holds \
-                     signing keys; refusing to read it. Run: chmod 600 {path}"
+                     secret keys; refusing to read it. Run: chmod 600 {path}"
                 );
             }
         };

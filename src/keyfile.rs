@@ -23,6 +23,7 @@ use core::fmt::Write as _;
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
+use std::time::Duration;
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use serde::de::IgnoredAny;
@@ -30,6 +31,7 @@ use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use crate::ed25519::{Ed25519Signer, StrictVerifyingKey};
+use crate::files::{file_error, resolve_links};
 use crate::keys::{
     EncryptionKey, IssuerKey, KeyId, KeyInfo, KeyState, Keyset, VerifierKey, VerifierKeyset,
 };
@@ -127,10 +129,11 @@ impl Keyset {
     /// # Errors
     ///
     /// [`Error::InsecurePermissions`] for a file with any group or other
-    /// permission bit set (fix: `chmod 600 FILE`), [`Error::Io`] if it cannot
-    /// be read; otherwise as [`from_json`](Self::from_json).
+    /// permission bit set (fix: `chmod 600 FILE`), [`Error::File`] (naming
+    /// the file, with the operating system's message) if it cannot be read;
+    /// otherwise as [`from_json`](Self::from_json).
     pub fn load(path: impl AsRef<Path>) -> Result<Keyset, Error> {
-        Keyset::from_json(&read_file(path.as_ref(), true)?)
+        Keyset::from_json(&read_file(path.as_ref())?)
     }
 
     /// Writes the keyset file atomically (temporary file in the same folder,
@@ -139,13 +142,70 @@ impl Keyset {
     ///
     /// # Errors
     ///
-    /// [`Error::Io`] if it cannot be written; the previous file is then intact.
+    /// [`Error::File`] (naming the file, with the operating system's message)
+    /// if it cannot be written; the previous file is then intact.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), Error> {
-        Ok(crate::files::write_atomic(
-            path.as_ref(),
-            self.to_json().as_bytes(),
-        )?)
+        crate::files::save(path.as_ref(), self.to_json().as_bytes())
     }
+
+    /// Loads the issuer keyset file at `path`, applies `change`, and saves
+    /// the result, holding an exclusive lock for the whole read-modify-write
+    /// so that two editors (processes or threads) never lose each other's
+    /// update. Nothing is written if `change` fails or leaves the keyset as
+    /// it was. Requires the `json` feature.
+    ///
+    /// The lock is advisory and lives in `FILE.lock`, an empty file created
+    /// next to the keyset (for a symbolic link, next to the file it points
+    /// to) and left there: the keyset itself cannot carry the lock, since
+    /// every save replaces it with a new file. Another editor holding the
+    /// lock is waited for, up to 10 seconds. [`save`](Self::save) alone does
+    /// not lock.
+    ///
+    /// ```
+    /// use tessera::{Error, Keyset};
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("tessera-edit-doc-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// let path = dir.join("issuer.json");
+    /// Keyset::generate().save(&path)?;
+    /// let next = Keyset::edit(&path, |keys| Ok::<_, Error>(keys.add()))?;
+    /// assert!(Keyset::load(&path)?.key_ids().contains(&next));
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// What `change` returns; otherwise, converted into `E`:
+    /// [`Error::File`] with kind [`WouldBlock`](std::io::ErrorKind::WouldBlock)
+    /// if another editor held the lock for the whole wait, or naming the file
+    /// that could not be read, locked or written; otherwise as
+    /// [`load`](Self::load).
+    pub fn edit<T, E: From<Error>>(
+        path: impl AsRef<Path>,
+        change: impl FnOnce(&mut Keyset) -> Result<T, E>,
+    ) -> Result<T, E> {
+        edit_with_wait(path.as_ref(), crate::files::LOCK_WAIT, change)
+    }
+}
+
+/// [`Keyset::edit`], waiting at most `wait` for the lock.
+fn edit_with_wait<T, E: From<Error>>(
+    path: &Path,
+    wait: Duration,
+    change: impl FnOnce(&mut Keyset) -> Result<T, E>,
+) -> Result<T, E> {
+    let target = resolve_links(path).map_err(|e| file_error(path, &e))?;
+    // A missing keyset is reported as such, without leaving a lock file.
+    std::fs::metadata(&target).map_err(|e| file_error(&target, &e))?;
+    let _lock = crate::files::lock_for_edit(&target, wait)?;
+    let mut keys = Keyset::load(&target)?;
+    let before = keys.key_info();
+    let result = change(&mut keys)?;
+    if keys.key_info() != before {
+        keys.save(&target)?;
+    }
+    Ok(result)
 }
 
 #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
@@ -196,16 +256,18 @@ impl VerifierKeyset {
         VerifierKeyset::from_parts(keys)
     }
 
-    /// Reads a verifier keyset file. Its permissions are not checked: it holds
-    /// no signing key, and deployment tools often install such files
-    /// group-readable. Requires the `json` feature.
+    /// Reads a verifier keyset file, refusing (on Unix) one that its group or
+    /// others may access, as for an issuer keyset: it holds no signing key,
+    /// but its decryption keys let whoever reads it read every token's
+    /// session id, subject and data. Requires the `json` feature.
     ///
     /// # Errors
     ///
-    /// [`Error::Io`] if it cannot be read; otherwise as
-    /// [`from_json`](Self::from_json).
+    /// [`Error::InsecurePermissions`] for a file with any group or other
+    /// permission bit set (fix: `chmod 600 FILE`), [`Error::File`] (naming the file, with the operating system's message)
+    /// if it cannot be read; otherwise as [`from_json`](Self::from_json).
     pub fn load(path: impl AsRef<Path>) -> Result<VerifierKeyset, Error> {
-        VerifierKeyset::from_json(&read_file(path.as_ref(), false)?)
+        VerifierKeyset::from_json(&read_file(path.as_ref())?)
     }
 
     /// Writes the keyset file atomically (temporary file in the same folder,
@@ -214,12 +276,10 @@ impl VerifierKeyset {
     ///
     /// # Errors
     ///
-    /// [`Error::Io`] if it cannot be written; the previous file is then intact.
+    /// [`Error::File`] (naming the file, with the operating system's message)
+    /// if it cannot be written; the previous file is then intact.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), Error> {
-        Ok(crate::files::write_atomic(
-            path.as_ref(),
-            self.to_json().as_bytes(),
-        )?)
+        crate::files::save(path.as_ref(), self.to_json().as_bytes())
     }
 }
 
@@ -279,7 +339,7 @@ impl Entry<'_> {
 
     fn encryption_key(&self) -> Result<EncryptionKey, Error> {
         let bytes = decode_key(self.encryption_key, self.id, "encryption_key")?;
-        Ok(EncryptionKey::from_bytes(*bytes))
+        Ok(EncryptionKey::from_bytes(&bytes))
     }
 }
 
@@ -470,18 +530,19 @@ fn too_large() -> Error {
 }
 
 /// Reads a keyset file of at most [`MAX_KEYSET_FILE_LEN`] bytes into a
-/// zeroizing buffer; with `secret`, first refuses a file that group or others
-/// may access.
-fn read_file(path: &Path, secret: bool) -> Result<Zeroizing<String>, Error> {
-    let file = File::open(path)?;
-    let meta = file.metadata()?;
+/// zeroizing buffer, first refusing a file that group or others may access:
+/// both kinds of keyset hold secrets (signing keys; decryption keys).
+fn read_file(path: &Path) -> Result<Zeroizing<String>, Error> {
+    let io_error = |e: std::io::Error| file_error(path, &e);
+    let file = File::open(path).map_err(io_error)?;
+    let meta = file.metadata().map_err(io_error)?;
     // Opening a folder succeeds on Unix; say what is wrong rather than
     // complaining about its permissions.
     if meta.is_dir() {
-        return Err(Error::Io(std::io::ErrorKind::IsADirectory));
+        return Err(io_error(std::io::ErrorKind::IsADirectory.into()));
     }
     #[cfg(unix)]
-    if secret {
+    {
         use std::os::unix::fs::PermissionsExt;
         let mode = meta.permissions().mode() & 0o7777;
         if mode & 0o077 != 0 {
@@ -491,8 +552,6 @@ fn read_file(path: &Path, secret: bool) -> Result<Zeroizing<String>, Error> {
             });
         }
     }
-    #[cfg(not(unix))]
-    let _ = secret;
     let limit = MAX_KEYSET_FILE_LEN as u64;
     if meta.len() > limit {
         return Err(too_large());
@@ -501,7 +560,9 @@ fn read_file(path: &Path, secret: bool) -> Result<Zeroizing<String>, Error> {
     // never reallocates, even for a file that grows meanwhile or is not a
     // regular file (whose reported length is 0).
     let mut bytes = Zeroizing::new(Vec::with_capacity(MAX_KEYSET_FILE_LEN + 1));
-    file.take(limit + 1).read_to_end(&mut bytes)?;
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_error)?;
     if bytes.len() > MAX_KEYSET_FILE_LEN {
         return Err(too_large());
     }
@@ -630,13 +691,19 @@ mod tests {
                     demoted_at: Some(u64::MAX),
                 },
                 signing: Ed25519Signer::from_bytes(&[7; 32]),
-                encryption: EncryptionKey::from_bytes([9; 32]),
+                encryption: EncryptionKey::from_bytes(&[9; 32]),
             })
             .collect();
         let keys = Keyset::from_parts(keys).unwrap();
         let json = keys.to_json();
         assert!(json.len() <= rendered_capacity(64));
         assert_eq!(json.capacity(), rendered_capacity(64), "no reallocation");
+        // The bound itself: 128 bytes, plus 200 of metadata and three fields
+        // of up to 32 bytes of name and punctuation and 43 of key per key.
+        assert_eq!(rendered_capacity(0), 128);
+        assert_eq!(rendered_capacity(1), 128 + 425);
+        assert_eq!(rendered_capacity(64), 128 + 64 * 425);
+        assert_eq!(rendered_capacity(usize::MAX), usize::MAX);
         assert_eq!(
             Keyset::from_json(&json).unwrap().key_info(),
             keys.key_info()
@@ -829,20 +896,193 @@ mod tests {
             keys.key_info()
         );
         assert_eq!(VerifierKeyset::load(&path).err(), Some(Error::IssuerKeyset));
+        let missing = dir.join("missing.json");
         assert_eq!(
-            Keyset::load(dir.join("missing.json")).err(),
-            Some(Error::Io(std::io::ErrorKind::NotFound))
+            Keyset::load(&missing).err(),
+            Some(Error::File {
+                path: missing.clone(),
+                kind: std::io::ErrorKind::NotFound,
+                message: File::open(&missing).unwrap_err().to_string(),
+            })
         );
         assert_eq!(
-            Keyset::load(&dir).err(),
-            Some(Error::Io(std::io::ErrorKind::IsADirectory))
+            VerifierKeyset::load(&dir).err(),
+            Some(Error::File {
+                path: dir.clone(),
+                kind: std::io::ErrorKind::IsADirectory,
+                message: "is a directory".to_string(),
+            })
         );
         let big = dir.join("big.json");
-        std::fs::write(&big, vec![b' '; MAX_KEYSET_FILE_LEN + 1]).unwrap();
+        crate::files::write_atomic(&big, &vec![b' '; MAX_KEYSET_FILE_LEN + 1]).unwrap();
         assert!(format_message(VerifierKeyset::load(&big)).contains("larger than"));
+        // Exactly at the limit is read (and then found not to be a keyset).
+        crate::files::write_atomic(&big, &vec![b' '; MAX_KEYSET_FILE_LEN]).unwrap();
+        let why = format_message(VerifierKeyset::load(&big));
+        assert!(why.contains("truncated JSON"), "{why}");
         let binary = dir.join("binary.json");
         crate::files::write_atomic(&binary, &[0xff, 0xfe]).unwrap();
         assert!(format_message(Keyset::load(&binary)).contains("UTF-8"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// What an operator reads: the file's name, then the operating system's
+    /// own message.
+    #[test]
+    fn io_errors_name_the_file_and_keep_the_os_message() {
+        let dir = scratch("io-errors");
+        let missing = dir.join("missing.json");
+        let os_message = File::open(&missing).unwrap_err().to_string();
+        let expected = format!("{}: {os_message}", missing.display());
+        assert_eq!(Keyset::load(&missing).unwrap_err().to_string(), expected);
+        assert_eq!(
+            VerifierKeyset::load(&missing).unwrap_err().to_string(),
+            expected
+        );
+        // A path under a regular file cannot be created.
+        let file = dir.join("file");
+        std::fs::write(&file, b"").unwrap();
+        let nested = file.join("keys.json");
+        let os_message = File::create(&nested).unwrap_err().to_string();
+        let expected = format!("{}: {os_message}", nested.display());
+        assert_eq!(
+            Keyset::generate().save(&nested).unwrap_err().to_string(),
+            expected
+        );
+        assert_eq!(
+            Keyset::generate()
+                .verifier_keyset()
+                .save(&nested)
+                .unwrap_err()
+                .to_string(),
+            expected
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn save_through_a_symbolic_link_replaces_its_target() {
+        use std::os::unix::fs::{symlink, PermissionsExt};
+        let dir = scratch("link");
+        std::fs::create_dir_all(dir.join("real")).unwrap();
+        let real = dir.join("real").join("issuer.json");
+        let link = dir.join("link.json");
+        Keyset::generate().save(&real).unwrap();
+        symlink("real/issuer.json", &link).unwrap();
+        let mut keys = Keyset::load(&link).unwrap();
+        let added = keys.add();
+        keys.save(&link).unwrap();
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(Keyset::load(&real).unwrap().key_info(), keys.key_info());
+        assert!(Keyset::load(&real).unwrap().key_ids().contains(&added));
+        let mode = std::fs::metadata(&real).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        // An edit through the link locks next to the target, so that editors
+        // using the link and the real name exclude each other.
+        let edited = Keyset::edit(&link, |keys| Ok::<_, Error>(keys.add())).unwrap();
+        assert!(Keyset::load(&real).unwrap().key_ids().contains(&edited));
+        assert!(dir.join("real").join("issuer.json.lock").is_file());
+        assert!(!dir.join("link.json.lock").exists());
+        let vreal = dir.join("real").join("verifier.json");
+        let vlink = dir.join("verifier.json");
+        symlink(&vreal, &vlink).unwrap();
+        keys.verifier_keyset().save(&vlink).unwrap();
+        assert!(std::fs::symlink_metadata(&vlink)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(
+            VerifierKeyset::load(&vreal).unwrap().key_info(),
+            keys.key_info()
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn edit_saves_what_changed_under_the_lock() {
+        let dir = scratch("edit");
+        let path = dir.join("keys.json");
+        let keys = Keyset::generate();
+        keys.save(&path).unwrap();
+        let added = Keyset::edit(&path, |keys| Ok::<_, Error>(keys.add())).unwrap();
+        let now = Keyset::load(&path).unwrap();
+        assert_eq!(now.key_ids().len(), 2);
+        assert!(now.key_ids().contains(&added));
+        assert_eq!(now.primary(), keys.primary());
+        // A failed change writes nothing and its error comes back as is.
+        let before = std::fs::read(&path).unwrap();
+        let err = Keyset::edit(&path, |keys| {
+            keys.add();
+            keys.retire(keys.primary())
+        });
+        assert_eq!(err, Err(Error::PrimaryKey));
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        // A change that changes nothing does not rewrite the file (a save
+        // would put a new file, with a new inode, in its place).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let inode = |p: &Path| std::fs::metadata(p).unwrap().ino();
+            let first = inode(&path);
+            let unchanged = Keyset::edit(&path, |keys| keys.promote(keys.primary()));
+            assert_eq!(unchanged, Ok(()));
+            assert_eq!(inode(&path), first);
+            Keyset::edit(&path, |keys| Ok::<_, Error>(keys.add())).unwrap();
+            assert_ne!(inode(&path), first);
+        }
+        let before = std::fs::read(&path).unwrap();
+        // Another editor holds the lock: a clear error, nothing written.
+        let lock = crate::files::lock_for_edit(&path, Duration::ZERO).unwrap();
+        let busy = edit_with_wait(&path, Duration::ZERO, |keys| Ok::<_, Error>(keys.add()));
+        assert!(
+            matches!(&busy, Err(Error::File { path: p, kind: std::io::ErrorKind::WouldBlock, .. }) if *p == path),
+            "{busy:?}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        drop(lock);
+        // A missing keyset is an error naming it, and leaves no lock file.
+        let missing = dir.join("missing.json");
+        let err = Keyset::edit(&missing, |keys| Ok::<_, Error>(keys.add())).unwrap_err();
+        assert_eq!(
+            err,
+            Error::File {
+                path: missing.clone(),
+                kind: std::io::ErrorKind::NotFound,
+                message: File::open(&missing).unwrap_err().to_string(),
+            }
+        );
+        let mut names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["keys.json", "keys.json.lock"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn concurrent_edits_from_threads_lose_no_update() {
+        let dir = scratch("edit-threads");
+        let path = dir.join("keys.json");
+        Keyset::generate().save(&path).unwrap();
+        let added: Vec<KeyId> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| Keyset::edit(&path, |keys| Ok::<_, Error>(keys.add()))))
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().unwrap().unwrap())
+                .collect()
+        });
+        let held = Keyset::load(&path).unwrap().key_ids();
+        assert_eq!(held.len(), 9);
+        for id in added {
+            assert!(held.contains(&id), "key {id} lost");
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -875,10 +1115,29 @@ mod tests {
         }
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).unwrap();
         assert!(Keyset::load(&path).is_ok());
-        // Verifier keysets hold no signing key: deployment tools may share them.
+        // Verifier keysets hold the decryption keys: just as private.
         let vpath = dir.join("verifier.json");
         keys.verifier_keyset().save(&vpath).unwrap();
-        std::fs::set_permissions(&vpath, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mode = std::fs::metadata(&vpath).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        for shared in [0o644, 0o640, 0o604, 0o620, 0o602, 0o610, 0o601, 0o440] {
+            std::fs::set_permissions(&vpath, std::fs::Permissions::from_mode(shared)).unwrap();
+            let err = VerifierKeyset::load(&vpath).unwrap_err();
+            let message = err.to_string();
+            assert_eq!(
+                err,
+                Error::InsecurePermissions {
+                    path: vpath.clone(),
+                    mode: shared
+                }
+            );
+            assert!(
+                message.contains(&format!("chmod 600 {}", vpath.display())),
+                "{message}"
+            );
+            assert!(!message.contains("signing"), "{message}");
+        }
+        std::fs::set_permissions(&vpath, std::fs::Permissions::from_mode(0o400)).unwrap();
         assert!(VerifierKeyset::load(&vpath).is_ok());
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -891,15 +1150,18 @@ mod tests {
         keys.save(&path).unwrap();
         let before = std::fs::read(&path).unwrap();
         // A path whose parent is a file cannot be written, even by root.
+        let nested = path.join("nested.json");
         assert!(matches!(
-            Keyset::generate().save(path.join("nested.json")),
-            Err(Error::Io(_))
+            Keyset::generate().save(&nested),
+            Err(Error::File { path, kind: std::io::ErrorKind::NotADirectory, .. })
+                if path == nested
         ));
         // Renaming over a non-empty folder fails after the temporary file is written.
-        std::fs::create_dir_all(dir.join("taken").join("inner")).unwrap();
+        let taken = dir.join("taken");
+        std::fs::create_dir_all(taken.join("inner")).unwrap();
         assert!(matches!(
-            Keyset::generate().save(dir.join("taken")),
-            Err(Error::Io(_))
+            Keyset::generate().save(&taken),
+            Err(Error::File { path, .. }) if path == taken
         ));
         assert_eq!(std::fs::read(&path).unwrap(), before);
         assert_eq!(

@@ -14,8 +14,8 @@ use chacha20poly1305::{KeyInit, XChaCha20Poly1305};
 use zeroize::Zeroizing;
 
 use crate::ed25519::{Ed25519Signer, StrictVerifyingKey};
-use crate::os::{os_random_or_panic, unix_now};
-use crate::{Error, MAX_LEEWAY};
+use crate::os::{os_random_or_panic, unix_now, MAX_LEEWAY};
+use crate::Error;
 
 /// Names one key pair in a keyset; it travels in every token's header.
 ///
@@ -58,31 +58,56 @@ pub struct KeyInfo {
 
 /// A 256-bit XChaCha20-Poly1305 key with its ready-to-use cipher. Both halves
 /// zeroize on drop (the cipher through chacha20poly1305's `zeroize` feature).
-#[derive(Clone)]
+///
+/// Both live on the heap, each at one address for the key's whole life:
+/// moving the key (as a `Vec` of keys does when it grows, shifts or sorts)
+/// moves only pointers, so no unzeroized copy is left in memory the vector
+/// freed or reused. The key bytes are written straight into their heap
+/// buffer.
 pub(crate) struct EncryptionKey {
-    bytes: Zeroizing<[u8; 32]>,
-    pub(crate) cipher: XChaCha20Poly1305,
+    bytes: Box<Zeroizing<[u8; 32]>>,
+    pub(crate) cipher: Box<XChaCha20Poly1305>,
 }
 
 impl EncryptionKey {
-    #[cfg_attr(not(any(feature = "test-util", feature = "json")), allow(dead_code))]
-    pub(crate) fn from_bytes(bytes: [u8; 32]) -> Self {
-        let bytes = Zeroizing::new(bytes);
-        let cipher = XChaCha20Poly1305::new((&*bytes).into());
-        EncryptionKey { bytes, cipher }
+    /// A key holding a copy of `bytes`, written straight into its heap buffer.
+    pub(crate) fn from_bytes(bytes: &[u8; 32]) -> Self {
+        let mut boxed = Box::new(Zeroizing::new([0u8; 32]));
+        boxed.copy_from_slice(bytes);
+        EncryptionKey::with_bytes(boxed)
     }
 
     fn generate() -> Self {
-        let mut bytes = Zeroizing::new([0u8; 32]);
-        os_random_or_panic(bytes.as_mut());
-        let cipher = XChaCha20Poly1305::new((&*bytes).into());
+        let mut bytes = Box::new(Zeroizing::new([0u8; 32]));
+        os_random_or_panic(bytes.as_mut_slice());
+        EncryptionKey::with_bytes(bytes)
+    }
+
+    fn with_bytes(bytes: Box<Zeroizing<[u8; 32]>>) -> Self {
+        let cipher = Box::new(XChaCha20Poly1305::new((&**bytes).into()));
         EncryptionKey { bytes, cipher }
     }
 
+    /// Where the key bytes and the cipher (which holds its own copy of them)
+    /// live, for tests that check they never move.
+    #[cfg(test)]
+    pub(crate) fn secret_addresses(&self) -> [usize; 2] {
+        [
+            self.bytes.as_ptr() as usize,
+            core::ptr::from_ref::<XChaCha20Poly1305>(&self.cipher) as usize,
+        ]
+    }
+
     /// The raw key bytes, for explicit export only.
-    #[cfg_attr(not(feature = "json"), allow(dead_code))]
     pub(crate) fn as_bytes(&self) -> &[u8; 32] {
         &self.bytes
+    }
+}
+
+impl Clone for EncryptionKey {
+    /// A copy in new heap buffers, written in place.
+    fn clone(&self) -> Self {
+        EncryptionKey::from_bytes(self.as_bytes())
     }
 }
 
@@ -561,6 +586,96 @@ mod tests {
             ] {
                 assert!(!text.contains(&needle), "{text} leaks key bytes");
             }
+        }
+    }
+
+    /// The heap addresses of a key's four secrets: seed, expanded signing
+    /// key, encryption key bytes, cipher.
+    fn issuer_secrets(key: &IssuerKey) -> [usize; 4] {
+        let [seed, expanded] = key.signing.secret_addresses();
+        let [bytes, cipher] = key.encryption.secret_addresses();
+        [seed, expanded, bytes, cipher]
+    }
+
+    /// Moving keys around (a `Vec` growing, `remove` and `retain` shifting
+    /// what follows) must not move their secrets, or the old place keeps an
+    /// unzeroized copy: each key's secrets stay at the address they were
+    /// created at until the key is dropped.
+    #[test]
+    fn secret_material_never_moves() {
+        use std::collections::{HashMap, HashSet};
+        let mut keys = Keyset::generate();
+        let mut homes: HashMap<KeyId, [usize; 4]> = HashMap::new();
+        let mut clones = Vec::new();
+        let mut check = |keys: &Keyset, clones: &[Keyset]| {
+            for key in &keys.keys {
+                let now = issuer_secrets(key);
+                let home = *homes.entry(key.info.id).or_insert(now);
+                assert_eq!(now, home, "key {}'s secrets moved", key.info.id);
+            }
+            // No two live keys (in the keyset or its clones) share memory.
+            let all: Vec<usize> = [keys]
+                .into_iter()
+                .chain(clones)
+                .flat_map(|k| k.keys.iter().flat_map(issuer_secrets))
+                .collect();
+            assert_eq!(all.iter().collect::<HashSet<_>>().len(), all.len());
+        };
+        for round in 0..120 {
+            match round % 6 {
+                0 | 1 => {
+                    keys.add();
+                }
+                2 => {
+                    keys.rotate();
+                }
+                3 => {
+                    // The lowest id that is not the primary: `remove` shifts
+                    // every key after it.
+                    let id = keys.key_ids().into_iter().find(|&id| id != keys.primary());
+                    keys.retire(id.unwrap()).unwrap();
+                }
+                4 => clones.push(keys.clone()),
+                _ => {
+                    let first = keys.keys[0].info.id;
+                    let _ = keys.disable(first);
+                    let _ = keys.enable(first);
+                }
+            }
+            check(&keys, &clones);
+        }
+        assert!(keys.keys.len() > 30, "the Vec grew several times");
+        // `prune` removes with `retain`.
+        let before = keys.key_ids().len();
+        keys.prune(Duration::ZERO, u64::MAX);
+        assert!(keys.key_ids().len() < before);
+        check(&keys, &clones);
+        // A keyset moved into an issuer, or dropped clones, move nothing.
+        clones.truncate(1);
+        let issuer = crate::Issuer::new(keys, crate::Policy::default());
+        drop(issuer);
+        // The verifying half has its own copies of the decryption keys, which
+        // do not move either.
+        let keys = clones.pop().unwrap();
+        let verifier = keys.verifier_keyset();
+        let homes: Vec<[usize; 2]> = verifier
+            .keys
+            .iter()
+            .map(|k| k.encryption.secret_addresses())
+            .collect();
+        let copy = verifier.clone();
+        let moved = Box::new(verifier);
+        for (key, home) in moved.keys.iter().zip(&homes) {
+            assert_eq!(key.encryption.secret_addresses(), *home);
+        }
+        for (key, home) in copy.keys.iter().zip(&homes) {
+            assert_ne!(key.encryption.secret_addresses(), *home);
+        }
+        for (key, issuer_key) in moved.keys.iter().zip(&keys.keys) {
+            assert_ne!(
+                key.encryption.secret_addresses(),
+                issuer_key.encryption.secret_addresses()
+            );
         }
     }
 

@@ -52,7 +52,7 @@ pub fn keyset_from_raw(keys: &[RawKey]) -> Result<Keyset, Error> {
                 demoted_at: None,
             },
             signing: crate::ed25519::Ed25519Signer::from_bytes(&raw.signing_seed),
-            encryption: EncryptionKey::from_bytes(raw.encryption_key),
+            encryption: EncryptionKey::from_bytes(&raw.encryption_key),
         })
         .collect();
     Keyset::from_parts(parts)

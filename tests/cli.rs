@@ -288,7 +288,7 @@ fn keygen_writes_a_private_file_and_refuses_to_overwrite() {
 
 #[cfg(unix)]
 #[test]
-fn a_secret_keyset_readable_by_others_is_refused() {
+fn a_keyset_readable_by_others_is_refused() {
     use std::os::unix::fs::PermissionsExt;
     let dir = Scratch::new("mode");
     let keys = dir.keyset("keys.json");
@@ -314,11 +314,34 @@ fn a_secret_keyset_readable_by_others_is_refused() {
         );
     }
     assert_eq!(fs::read(&keys).unwrap(), before);
-    // The verifier keyset holds no signing key: deployment tools may share it.
-    fs::set_permissions(&verifier, fs::Permissions::from_mode(0o644)).unwrap();
-    ok(&["verify", "--keys", s(&verifier), &token]);
     fs::set_permissions(&keys, fs::Permissions::from_mode(0o600)).unwrap();
     ok(&["list", s(&keys)]);
+    // The verifier keyset holds the decryption keys: refused the same way.
+    assert_eq!(mode(&verifier), 0o600);
+    for shared in [0o644, 0o640] {
+        fs::set_permissions(&verifier, fs::Permissions::from_mode(shared)).unwrap();
+        for args in [
+            vec!["list", s(&verifier)],
+            vec!["verify", "--keys", s(&verifier), &token],
+        ] {
+            let line = fails(&tessera(&args), 2);
+            assert!(line.contains(&format!("{shared:04o}")), "{line}");
+            assert!(
+                line.contains(&format!("chmod 600 {}", s(&verifier))),
+                "says the fix: {line}"
+            );
+        }
+    }
+    // Exporting again over a shared file leaves a private one.
+    ok(&[
+        "export-verifier",
+        s(&keys),
+        "--out",
+        s(&verifier),
+        "--force",
+    ]);
+    assert_eq!(mode(&verifier), 0o600);
+    ok(&["verify", "--keys", s(&verifier), &token]);
 }
 
 #[test]
@@ -391,8 +414,20 @@ fn corrupt_or_truncated_keysets_give_exit_2_and_one_clear_line() {
             "{what}: file was changed"
         );
     }
-    let missing = tessera(&["list", s(&dir.path("missing.json"))]);
-    assert!(fails(&missing, 2).contains("not found"));
+    // A file that cannot be read: its name, then the operating system's message.
+    let missing = dir.path("missing.json");
+    let os_message = fs::File::open(&missing).unwrap_err().to_string();
+    for args in [
+        vec!["list", s(&missing)],
+        vec!["add", s(&missing)],
+        vec!["verify", "--keys", s(&missing), "tsr1.x"],
+    ] {
+        assert_eq!(
+            fails(&tessera(&args), 2).trim_end(),
+            format!("tessera: {}: {os_message}", missing.display()),
+            "{args:?}"
+        );
+    }
 }
 
 #[test]
@@ -836,6 +871,79 @@ fn revoke_by_token_or_by_id_updates_the_snapshot() {
     fails(&out, 2);
 }
 
+/// An operator's link to the deployed keyset: edits reach the file the
+/// deployment ships, and the link stays a link.
+#[cfg(unix)]
+#[test]
+fn edits_through_a_symbolic_link_change_its_target() {
+    let dir = Scratch::new("symlink");
+    fs::create_dir_all(dir.path("real")).unwrap();
+    let real = dir.keyset("real/issuer.json");
+    let link = dir.path("link.json");
+    std::os::unix::fs::symlink("real/issuer.json", &link).unwrap();
+    let added: u64 = ok(&["add", s(&link)]).parse().unwrap();
+    let rotated: u64 = ok(&["rotate", s(&link)]).parse().unwrap();
+    assert!(fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(fs::read_link(&link).unwrap(), Path::new("real/issuer.json"));
+    let held = ids(&real);
+    assert!(held.contains(&added) && held.contains(&rotated), "{held:?}");
+    assert_eq!(primary(&real), rotated.to_string());
+    assert_eq!(mode(&real), 0o600);
+    // export-verifier --force through a link writes the link's target too.
+    let vreal = dir.path("real/verifier.json");
+    let vlink = dir.path("verifier.json");
+    std::os::unix::fs::symlink(&vreal, &vlink).unwrap();
+    ok(&["export-verifier", s(&link), "--out", s(&vlink), "--force"]);
+    assert!(fs::symlink_metadata(&vlink)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(ids(&vreal), held);
+}
+
+/// Many editors at once, as separate processes: each waits for the keyset's
+/// lock, so every key that any of them added is in the final file.
+#[test]
+fn concurrent_edits_lose_no_update() {
+    const EDITORS: usize = 12;
+    let dir = Scratch::new("concurrent");
+    let keys = dir.keyset("keys.json");
+    let first = ids(&keys);
+    let children: Vec<_> = (0..EDITORS)
+        .map(|i| {
+            let command = if i % 4 == 3 { "rotate" } else { "add" };
+            Command::new(env!("CARGO_BIN_EXE_tessera"))
+                .args([command, s(&keys)])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut added = Vec::new();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        added.push(stdout(&out).trim().parse::<u64>().unwrap());
+    }
+    let held = ids(&keys);
+    for id in first.iter().chain(&added) {
+        assert!(held.contains(id), "key {id} was lost: {held:?}");
+    }
+    assert_eq!(held.len(), 1 + EDITORS);
+    assert!(added.contains(&primary(&keys).parse().unwrap()));
+    // The lock file stays beside the keyset; nothing else is left.
+    let mut names: Vec<_> = fs::read_dir(&dir.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["keys.json", "keys.json.lock"]);
+}
+
 /// `ulimit -f 0` makes every write to a regular file fail (EFBIG), even for
 /// root, so the save fails after the keyset was read.
 #[cfg(unix)]
@@ -859,11 +967,12 @@ fn a_failed_save_leaves_the_previous_file_intact() {
             before,
             "{command} damaged the keyset"
         );
-        assert_eq!(
-            fs::read_dir(&dir.0).unwrap().count(),
-            1,
-            "temporary file left behind"
-        );
+        let left: Vec<_> = fs::read_dir(&dir.0)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|name| name != "keys.json.lock")
+            .collect();
+        assert_eq!(left, ["keys.json"], "temporary file left behind");
     }
     ok(&["list", s(&keys)]);
     // Renaming onto a non-empty folder fails too; the folder is untouched.

@@ -285,7 +285,7 @@ fn a_spread_campaign_raises_the_anomaly_signal_and_a_normal_hour_does_not() {
         let start = T0 + minute * 60;
         let n = 20 + rng.next() % 61;
         for _ in 0..n {
-            let client = if rng.next() % 4 == 0 {
+            let client = if rng.next().is_multiple_of(4) {
                 ip("198.51.100.7")
             } else {
                 rng.v4()

@@ -241,3 +241,46 @@ fn the_shortest_well_shaped_body_reaches_the_version_and_key_checks() {
         Some(Error::Malformed)
     );
 }
+
+/// A keyset that is not a regular file (its size unknown beforehand, here a
+/// pipe) is read only up to one byte past `MAX_KEYSET_FILE_LEN`, and refused
+/// if it gets there.
+#[cfg(all(feature = "json", target_os = "linux"))]
+#[test]
+fn a_keyset_pipe_is_read_only_to_one_byte_past_the_limit() {
+    use std::io::Write as _;
+    use tessera::{Keyset, MAX_KEYSET_FILE_LEN};
+    let dir = std::env::temp_dir().join(format!("tessera-limits-pipe-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let pipe = dir.join("keys.json");
+    let made = std::process::Command::new("mkfifo")
+        .args(["-m", "600"])
+        .arg(&pipe)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    for (len, refused) in [
+        (MAX_KEYSET_FILE_LEN, false),
+        (MAX_KEYSET_FILE_LEN + 1, true),
+    ] {
+        let writer = {
+            let pipe = pipe.clone();
+            std::thread::spawn(move || {
+                let mut out = std::fs::OpenOptions::new().write(true).open(pipe).unwrap();
+                // The reader stops at its limit; a broken pipe is expected then.
+                let _ = out.write_all(&vec![b' '; len]);
+            })
+        };
+        let result = Keyset::load(&pipe);
+        writer.join().unwrap();
+        let Err(Error::KeysetFormat(why)) = result else {
+            panic!("{len} bytes: {result:?}");
+        };
+        assert_eq!(why.contains("larger than"), refused, "{len}: {why}");
+        if !refused {
+            assert!(why.contains("truncated JSON"), "{why}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -117,7 +117,7 @@ impl Event {
     pub(crate) fn parse(fields: &[Value]) -> Result<Event, &'static str> {
         let mut kind = None;
         let mut values: [Option<&[u8]>; 4] = [None; 4];
-        if fields.len() % 2 != 0 || fields.len() > 32 {
+        if !fields.len().is_multiple_of(2) || fields.len() > 32 {
             return Err("odd or too many fields");
         }
         for pair in fields.chunks_exact(2) {

@@ -57,7 +57,9 @@ impl Failure {
     /// A file error, prefixed with the file's name unless the error names it.
     pub fn file(path: &Path, error: &tessera::Error) -> Failure {
         match error {
-            tessera::Error::InsecurePermissions { .. } => Failure::usage(error),
+            tessera::Error::InsecurePermissions { .. } | tessera::Error::File { .. } => {
+                Failure::usage(error)
+            }
             _ => Failure::usage(format!("{}: {error}", path.display())),
         }
     }

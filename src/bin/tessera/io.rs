@@ -120,8 +120,8 @@ pub fn load_issuer(path: &Path) -> Result<Keyset, Failure> {
     result.map_err(|e| Failure::file(path, &e))
 }
 
-/// Reads a verifier keyset, or an issuer keyset (checked as
-/// [`load_issuer`] does), from a file or standard input.
+/// Reads a verifier keyset, or an issuer keyset, from a file (either is
+/// refused if group or others can access it) or from standard input.
 pub fn load_any(path: &Path) -> Result<AnyKeyset, Failure> {
     let result = if is_stdio(path) {
         let text = read_stdin(MAX_KEYSET_FILE_LEN, "the keyset")?;
@@ -139,20 +139,32 @@ pub fn load_any(path: &Path) -> Result<AnyKeyset, Failure> {
 }
 
 /// Loads the issuer keyset at `path`, applies `change`, and saves it
-/// atomically; nothing is written if `change` fails.
+/// atomically, under the keyset's edit lock (`FILE.lock`) so that concurrent
+/// commands never lose an update; nothing is written if `change` fails or
+/// changes nothing.
 pub fn update<T>(
     path: &Path,
     change: impl FnOnce(&mut Keyset) -> Result<T, Failure>,
 ) -> Result<T, Failure> {
+    /// Why an edit stopped: the keyset file, or the change itself.
+    enum Stop {
+        File(Error),
+        Change(Failure),
+    }
+    impl From<Error> for Stop {
+        fn from(e: Error) -> Stop {
+            Stop::File(e)
+        }
+    }
     if is_stdio(path) {
         return Err(Failure::usage(
             "a keyset cannot be updated in place on standard input; give its file",
         ));
     }
-    let mut keys = load_issuer(path)?;
-    let result = change(&mut keys)?;
-    keys.save(path).map_err(|e| Failure::file(path, &e))?;
-    Ok(result)
+    Keyset::edit(path, |keys| change(keys).map_err(Stop::Change)).map_err(|stop| match stop {
+        Stop::File(e) => Failure::file(path, &e),
+        Stop::Change(failure) => failure,
+    })
 }
 
 /// Writes a new keyset file with `save`, or `json` to standard output for

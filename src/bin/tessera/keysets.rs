@@ -51,12 +51,10 @@ pub fn change_key(
 /// `prune FILE --max-lifetime DUR`: prints one line per retired key.
 pub fn prune(file: &Path, max_lifetime: Duration, now: Option<u64>) -> Result<(), Failure> {
     let now = now_or(now);
-    let mut keys = io::load_issuer(file)?;
-    let removed = keys.prune(max_lifetime, now);
+    let removed = io::update(file, |keys| Ok(keys.prune(max_lifetime, now)))?;
     if removed.is_empty() {
         return io::println("no key can be retired yet");
     }
-    keys.save(file).map_err(|e| Failure::file(file, &e))?;
     for info in removed {
         let demoted = info.demoted_at.map_or_else(String::new, utc);
         io::println(format_args!(
