@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Mutation testing (issue 5): how many deliberate bugs in the security-critical
+# Mutation testing: how many deliberate bugs in the security-critical
 # modules do the tests catch? Not run in CI: it takes tens of minutes (on two
 # busy cores: claims.rs 5 to 10 minutes, the revocation filter about 18).
 #

@@ -27,8 +27,8 @@
 //! cached token (same header, nonce and signature, altered body) has different
 //! text, misses, and is rejected by the AEAD as it would be without a cache.
 //!
-//! Issue 6 describes a cache consulted *after* the AEAD opens, skipping only
-//! the signature. That placement was changed: with base64url
+//! A cache consulted *after* the AEAD opens, skipping only the signature,
+//! was the first design. It moved before decoding: with base64url
 //! and the AEAD on the hit path a hit cost about 1/17 of a cold verify, and
 //! the target is 1/20 (BENCHMARKS.md). Keying on the exact text makes the
 //! skipped steps unobservable, so nothing is weakened.

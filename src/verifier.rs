@@ -1,4 +1,5 @@
-//! The [`Verifier`]: checks tokens in the DESIGN.md order, cheapest rejection first.
+//! The [`Verifier`]: checks tokens in the documented order (docs/FORMAT.md),
+//! cheapest rejection first.
 
 use std::sync::Arc;
 use std::time::Duration;

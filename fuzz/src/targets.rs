@@ -241,7 +241,7 @@ struct RoundTrip {
     second_key: bool,
 }
 
-/// What the DESIGN.md rules say verification at `at` must return for a token
+/// What the documented rules (docs/FORMAT.md) say verification at `at` must return for a token
 /// issued at `now` under `policy`'s numbers (all saturating, like the code).
 fn expected_check(now: u64, idle: u64, max_lifetime: u64, leeway: u64, at: u64) -> TimeVerdict {
     let deadline = now.saturating_add(max_lifetime);
@@ -558,7 +558,7 @@ fn check_merge(data: &[u8]) {
     }
 }
 
-/// Whether `prune(now)` must keep a revocation with this deadline: DESIGN.md
+/// Whether `prune(now)` must keep a revocation with this deadline: the filter
 /// forgets only deadlines more than the maximum leeway before `now`; where
 /// `deadline + leeway` overflows, that is never (the filter once saturated
 /// there and forgot at `now == u64::MAX`; see fuzz/regressions/revocation_snapshot/).
