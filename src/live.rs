@@ -117,7 +117,9 @@ impl LiveVerifier {
     /// revocation filter and an empty cache (cached verdicts belong to the old
     /// keys) takes over for every request that starts after this returns.
     /// Tokens under a key missing from `keys` are rejected from then on with
-    /// [`Error::UnknownKey`].
+    /// [`Error::UnknownKey`]. Concurrent calls do not merge: the last one
+    /// wins, so give a handle one source of keys (a file it reloads, or a
+    /// fleet follower), not two.
     pub fn set_keys(&self, keys: VerifierKeyset) {
         let next = self.shared.current.load().with_keys(keys);
         self.shared.current.store(Arc::new(next));
@@ -219,7 +221,8 @@ impl LiveIssuer {
 
     /// Replaces the keys: tokens issued after this returns are signed with
     /// `keys`' primary key. Make sure every verifier already has that key
-    /// (ship the verifier keyset before promoting).
+    /// (ship the verifier keyset before promoting). As with
+    /// [`LiveVerifier::set_keys`], the last of concurrent calls wins.
     pub fn set_keys(&self, keys: Keyset) {
         let next = self.current.load().with_keys(keys);
         self.current.store(Arc::new(next));

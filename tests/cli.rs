@@ -820,7 +820,7 @@ fn revoke_by_token_or_by_id_updates_the_snapshot() {
     let v = json(&ok(&["verify", "--keys", s(&keys), "--json", &second]));
     let deadline = v["deadline"].to_string();
     let id = v["session_id"].as_str().unwrap();
-    ok(&[
+    let out = ok(&[
         "revoke",
         "--filter",
         s(&filter),
@@ -829,6 +829,9 @@ fn revoke_by_token_or_by_id_updates_the_snapshot() {
         "--deadline",
         &deadline,
     ]);
+    // An operator-given deadline covers its hour only, and the output says so.
+    assert!(out.contains("if its deadline is in the hour of"), "{out}");
+    assert!(out.contains("without --deadline, --id covers any"), "{out}");
     for token in [&first, &second] {
         fails(
             &tessera(&["verify", "--keys", s(&keys), "--filter", s(&filter), token]),

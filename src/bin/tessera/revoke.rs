@@ -138,7 +138,16 @@ pub fn revoke(to: &Destination<'_>, target: &Target<'_>, now: Option<u64>) -> Re
         let entry = fleet::revoke_session(feed, id, deadlines)?;
         io::println(format_args!("published as stream entry {entry}"))?;
     }
-    if earliest == latest {
+    if let Target::Id { .. } = target {
+        // The deadline came from the operator, not from a verified token: say
+        // what a wrong one means.
+        io::println(format_args!(
+            "revoked session {} if its deadline is in the hour of {} \
+             (another deadline is not covered; without --deadline, --id covers any)",
+            id.to_hex(),
+            utc(latest)
+        ))
+    } else if earliest == latest {
         io::println(format_args!(
             "revoked session {} until {}",
             id.to_hex(),
