@@ -540,3 +540,94 @@ fn cookie_rules_are_enforced_when_configured() {
         Err(Error::WebConfig(_))
     ));
 }
+
+#[tokio::test]
+async fn stale_revocation_state_fails_closed_with_503_not_401() {
+    let fresh = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let read = Arc::clone(&fresh);
+    let app = support::start_with(true, move |sessions| {
+        sessions.freshness(move || {
+            if read.load(Ordering::SeqCst) {
+                Ok(())
+            } else {
+                Err(Error::Stale)
+            }
+        })
+    })
+    .await;
+    let token = login(&app, "alice").await;
+    assert_eq!(me_with_cookie(&app, &token).await.status, StatusCode::OK);
+
+    fresh.store(false, Ordering::SeqCst);
+    for reply in [
+        me_with_cookie(&app, &token).await,
+        me_with_bearer(&app, &token).await,
+        me_with_bearer(&app, &tamper(&token)).await,
+    ] {
+        assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(reply.body, r#"{"error":"unavailable","reason":"stale"}"#);
+        assert_eq!(reply.headers["retry-after"], "5");
+        assert_eq!(reply.headers["content-type"], "application/json");
+        assert!(reply.headers.get("www-authenticate").is_none());
+        // The credential may be fine: the cookie is kept.
+        assert!(reply.set_cookies().is_empty());
+    }
+    // The handler never ran.
+    let auth = format!("Bearer {token}");
+    let reply = send(app.addr, "POST", "/action", &[("authorization", &auth)], "").await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(app.actions.load(Ordering::SeqCst), 0);
+    // Nothing to verify, nothing refused.
+    let reply = send(app.addr, "GET", "/maybe", &[], "").await;
+    assert_eq!(
+        (reply.status, reply.body.as_str()),
+        (StatusCode::OK, "anonymous")
+    );
+
+    fresh.store(true, Ordering::SeqCst);
+    assert_eq!(me_with_cookie(&app, &token).await.status, StatusCode::OK);
+}
+
+/// A follower that never reached Redis is not ready: with a fail-closed
+/// limit, `Sessions::from_fleet` refuses to verify (no Redis needed).
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn a_fleet_follower_that_never_caught_up_fails_closed() {
+    use axum::routing::get;
+    use std::time::Duration;
+    use tessera::fleet::{FleetConfig, Follower, FollowerConfig};
+
+    let issuer = Issuer::new(Keyset::generate(), support::policy());
+    let token = issuer.issue("alice", &()).unwrap();
+    let mut replies = Vec::new();
+    for fail_closed in [true, false] {
+        // Nothing listens on port 1.
+        let mut config = FollowerConfig::new(FleetConfig::new("redis://127.0.0.1:1", "webtest"));
+        if fail_closed {
+            config = config.fail_closed_after(Duration::from_secs(60));
+        }
+        let follower = Follower::spawn(config, LiveVerifier::new(issuer.verifier())).unwrap();
+        let sessions = Sessions::<()>::from_fleet(follower.verifier());
+        let app = axum::Router::new()
+            .route(
+                "/me",
+                get(|s: Session<()>| async move { s.subject().to_owned() }),
+            )
+            .layer(sessions.layer());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let auth = format!("Bearer {token}");
+        replies.push(send(addr, "GET", "/me", &[("authorization", &auth)], "").await);
+        server.abort();
+        follower.shutdown().await;
+    }
+    assert_eq!(replies[0].status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        replies[0].body,
+        r#"{"error":"unavailable","reason":"stale"}"#
+    );
+    // Without the policy the last state is used.
+    assert_eq!(replies[1].status, StatusCode::OK);
+    assert_eq!(replies[1].body, "alice");
+}

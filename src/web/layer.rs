@@ -76,9 +76,11 @@ impl<S, T> Layer<S> for SessionLayer<T> {
 /// 2. refuses (403) a request with an unsafe method (anything but `GET`,
 ///    `HEAD`, `OPTIONS`, `TRACE`) that is not bearer-authenticated and that
 ///    the browser marks as coming from another, untrusted origin;
-/// 3. verifies the token and puts the verdict in the request for the
-///    extractors (an absent or invalid session is refused by the
-///    [`Session<T>`](crate::Session) extractor, not here);
+/// 3. with a [`freshness`](Sessions::freshness) check, answers 503 when
+///    it fails and a token is present; otherwise verifies the token and
+///    puts the verdict in the request for the extractors (an absent or
+///    invalid session is refused by the [`Session<T>`](crate::Session)
+///    extractor, not here);
 /// 4. after the handler: for a cookie that failed verification, clears the
 ///    cookie; for a valid cookie that needs renewal, sets a renewed one
 ///    (when an issuer is configured and the handler did not set or clear the
@@ -199,6 +201,13 @@ impl<T: DeserializeOwned> Sessions<T> {
         let Some(token) = token else {
             return Ok((source, Verdict::Absent));
         };
+        // Fail closed on stale revocation state: not the client's fault, so
+        // not 401, nothing recorded in the guard, and the cookie is kept.
+        if let Some(check) = &self.shared.freshness {
+            if check().is_err() {
+                return Err(Refusal::Unavailable);
+            }
+        }
         let verified = self.shared.verifier.verify_at::<T>(token, now);
         if let Some((guard, client)) = guard {
             match &verified {
@@ -234,7 +243,13 @@ enum Refusal {
     /// 429: the guard blocks this client; a block lifts at most one failure
     /// window after the last failure.
     Blocked { retry_after: u64 },
+    /// 503: the freshness check failed (stale revocation state).
+    Unavailable,
 }
+
+/// `Retry-After` of a 503 for stale revocation state, in seconds: a
+/// follower that reconnects catches up within about this long.
+const STALE_RETRY_AFTER: u64 = 5;
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
@@ -253,6 +268,15 @@ impl IntoResponse for Refusal {
                     (RETRY_AFTER, HeaderValue::from(retry_after)),
                 ],
                 r#"{"error":"too_many_requests","reason":"blocked"}"#,
+            )
+                .into_response(),
+            Refusal::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [
+                    json[0].clone(),
+                    (RETRY_AFTER, HeaderValue::from(STALE_RETRY_AFTER)),
+                ],
+                r#"{"error":"unavailable","reason":"stale"}"#,
             )
                 .into_response(),
         }

@@ -63,6 +63,7 @@ pub use self::extract::{Reason, SessionRejection};
 pub use self::layer::{SessionLayer, SessionService};
 
 type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+type Freshness = Arc<dyn Fn() -> Result<(), Error> + Send + Sync>;
 
 /// Web sessions for application data `T`: the live verifier, an optional
 /// live issuer, the cookie and the cross-site rules.
@@ -93,6 +94,7 @@ struct Shared {
     clock: Clock,
     guard: Option<Arc<Guard>>,
     client_address: ClientAddress,
+    freshness: Option<Freshness>,
 }
 
 impl<T> Clone for Sessions<T> {
@@ -113,6 +115,7 @@ impl<T> fmt::Debug for Sessions<T> {
             .field("trusted_origins", &self.shared.trusted)
             .field("guard", &self.shared.guard.is_some())
             .field("client_address", &self.shared.client_address)
+            .field("freshness", &self.shared.freshness.is_some())
             .field("client", &self.client)
             .finish_non_exhaustive()
     }
@@ -132,6 +135,7 @@ impl<T> Sessions<T> {
                 clock: Arc::new(unix_now),
                 guard: None,
                 client_address: ClientAddress::Connection,
+                freshness: None,
             }),
             client: None,
             _data: PhantomData,
@@ -196,10 +200,41 @@ impl<T> Sessions<T> {
         self.edit(|s| s.guard = Some(guard))
     }
 
+    /// Asks `check` before verifying each request's token: when it fails
+    /// (typically with [`Error::Stale`], the revocation feed has not been
+    /// read for too long), the layer answers `503 Service Unavailable` with
+    /// `Retry-After` and `{"error":"unavailable","reason":"stale"}` instead
+    /// of verifying, and the handler does not run. Not 401: the client's
+    /// credential may be fine, this server just cannot tell right now, and
+    /// the cookie is kept. Requests without a credential are not affected.
+    ///
+    /// `check` runs on every request that carries a token, so it must be
+    /// cheap (an atomic load). Replaces any earlier check. In a fleet,
+    /// [`Sessions::from_fleet`] installs the follower's check.
+    pub fn freshness(
+        self,
+        check: impl Fn() -> Result<(), Error> + Send + Sync + 'static,
+    ) -> Sessions<T> {
+        self.edit(|s| s.freshness = Some(Arc::new(check)))
+    }
+
     /// Where the client's address comes from (default: the connection; see
     /// [`ClientAddress`]).
     pub fn client_address(self, how: ClientAddress) -> Sessions<T> {
         self.edit(|s| s.client_address = how)
+    }
+
+    /// Sessions verified by a fleet follower's verifier: its live verifier,
+    /// behind its staleness policy. With
+    /// [`FollowerConfig::fail_closed_after`](crate::fleet::FollowerConfig::fail_closed_after),
+    /// once the revocation feed is stale (or before the follower is first
+    /// ready) requests with a token get `503 Service Unavailable` (see
+    /// [`freshness`](Self::freshness)); without it, this is
+    /// `Sessions::new(verifier.live().clone())`.
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    pub fn from_fleet(verifier: crate::fleet::FleetVerifier) -> Sessions<T> {
+        Sessions::new(verifier.live().clone()).freshness(move || verifier.check_fresh())
     }
 
     /// The client address of the request this handle was extracted from

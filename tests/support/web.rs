@@ -68,6 +68,19 @@ pub async fn start(with_issuer: bool) -> App {
 
 /// [`start`], with an abuse guard taking client addresses as `how` says.
 pub async fn start_guarded(with_issuer: bool, guard: Option<(Arc<Guard>, ClientAddress)>) -> App {
+    start_with(with_issuer, move |sessions| match guard {
+        Some((guard, how)) => sessions.guard(guard).client_address(how),
+        None => sessions,
+    })
+    .await
+}
+
+/// [`start`], with `configure` applied to the `Sessions` before the issuer
+/// is added.
+pub async fn start_with(
+    with_issuer: bool,
+    configure: impl FnOnce(Sessions<Data>) -> Sessions<Data>,
+) -> App {
     let issuer = Issuer::new(Keyset::generate(), policy());
     let clock = Arc::new(AtomicU64::new(T0));
     let live_verifier = LiveVerifier::new(issuer.verifier());
@@ -77,9 +90,7 @@ pub async fn start_guarded(with_issuer: bool, guard: Option<(Arc<Guard>, ClientA
         .unwrap();
     let read = Arc::clone(&clock);
     sessions = sessions.clock(move || read.load(Ordering::SeqCst));
-    if let Some((guard, how)) = guard {
-        sessions = sessions.guard(guard).client_address(how);
-    }
+    sessions = configure(sessions);
     if with_issuer {
         sessions = sessions.issuer(live_issuer.clone());
     }
