@@ -123,6 +123,11 @@ pub enum Error {
     /// The abuse guard refused a new session: this client has opened too
     /// many within the guard's session window.
     TooManySessions,
+    /// An abuse guard is configured but the request's client address could
+    /// not be found: the app is served without
+    /// `into_make_service_with_connect_info`, or the handle was not the one
+    /// extracted from the request. A server configuration error.
+    NoClientAddress,
 }
 
 impl fmt::Display for Error {
@@ -163,6 +168,10 @@ impl fmt::Display for Error {
             Error::Stale => "revocation feed stale: refusing to verify (fail-closed policy)",
             Error::Fleet(why) => return write!(f, "revocation feed: {why}"),
             Error::TooManySessions => "too many new sessions from this client; try again later",
+            Error::NoClientAddress => {
+                "no client address for the abuse guard: serve the app with \
+                 into_make_service_with_connect_info, or use the request's Sessions handle"
+            }
             Error::NoIssuer => "no issuer is configured: this server only verifies sessions",
             Error::WebConfig(why) => return write!(f, "invalid web configuration: {why}"),
             Error::Io(kind) => return write!(f, "file error: {kind}"),

@@ -614,9 +614,7 @@ async fn a_fleet_follower_that_never_caught_up_fails_closed() {
                 get(|s: Session<()>| async move { s.subject().to_owned() }),
             )
             .layer(sessions.layer());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let (addr, server) = serve_without_peer_addresses(app).await;
         let auth = format!("Bearer {token}");
         replies.push(send(addr, "GET", "/me", &[("authorization", &auth)], "").await);
         server.abort();
@@ -630,4 +628,78 @@ async fn a_fleet_follower_that_never_caught_up_fails_closed() {
     // Without the policy the last state is used.
     assert_eq!(replies[1].status, StatusCode::OK);
     assert_eq!(replies[1].body, "alice");
+}
+
+/// Serves `app` on loopback with plain `axum::serve`: no `ConnectInfo`.
+async fn serve_without_peer_addresses(
+    app: axum::Router,
+) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (addr, server)
+}
+
+#[tokio::test]
+async fn a_guard_without_client_addresses_is_a_visible_server_error() {
+    use axum::routing::get;
+
+    let issuer = Issuer::new(Keyset::generate(), support::policy());
+    let token = issuer.issue("alice", &()).unwrap();
+    let auth = format!("Bearer {token}");
+    let guard = guard(3, 100);
+    let sessions = |how: ClientAddress| {
+        Sessions::<()>::new(LiveVerifier::new(issuer.verifier()))
+            .issuer(tessera::LiveIssuer::new(issuer.clone()))
+            .guard(Arc::clone(&guard))
+            .client_address(how)
+    };
+    let header = ClientAddress::TrustedProxyHeader(HeaderName::from_static("x-forwarded-for"));
+    for how in [ClientAddress::Connection, header] {
+        let want = if how == ClientAddress::Connection {
+            StatusCode::INTERNAL_SERVER_ERROR
+        } else {
+            StatusCode::OK
+        };
+        let app = axum::Router::new()
+            .route(
+                "/me",
+                get(|s: Session<()>| async move { s.subject().to_owned() }),
+            )
+            .route("/public", get(|| async { "public" }))
+            .layer(sessions(how).layer());
+        let (addr, server) = serve_without_peer_addresses(app).await;
+        for (path, headers) in [
+            ("/me", vec![("authorization", auth.as_str())]),
+            ("/public", vec![]),
+        ] {
+            let reply = send(addr, "GET", path, &headers, "").await;
+            assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR, "{path}");
+            assert_eq!(
+                reply.body,
+                r#"{"error":"internal","reason":"no_client_address"}"#
+            );
+        }
+        // A proxy header, when configured and present, is an address.
+        let reply = send(
+            addr,
+            "GET",
+            "/me",
+            &[("authorization", &auth), ("x-forwarded-for", "203.0.113.9")],
+            "",
+        )
+        .await;
+        assert_eq!(reply.status, want);
+        server.abort();
+    }
+    assert_eq!(guard.counters().verified, 1);
+    // A handle built outside a request has no client: login cannot ask the
+    // guard, so it refuses instead of opening an uncounted session.
+    let outside = sessions(ClientAddress::Connection);
+    assert_eq!(
+        outside.login("bob", &()).err(),
+        Some(Error::NoClientAddress)
+    );
+    outside.record_failure(); // logs, records nothing
+    assert_eq!(guard.counters().failures, 0);
 }

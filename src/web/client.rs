@@ -3,6 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use axum::extract::connect_info::MockConnectInfo;
 use axum::extract::ConnectInfo;
 use http::{HeaderName, Request};
 
@@ -10,9 +11,13 @@ use http::{HeaderName, Request};
 /// and new sessions per client in the [`Guard`](crate::Guard).
 ///
 /// The default is the TCP peer, which needs the server to record it: serve
-/// the router with `into_make_service_with_connect_info::<SocketAddr>()`.
-/// A request whose address cannot be found is not counted (and never
-/// blocked).
+/// the router with `into_make_service_with_connect_info::<SocketAddr>()`
+/// (tests that call the router directly can add axum's
+/// `MockConnectInfo<SocketAddr>` layer instead).
+/// With a guard, a request whose address cannot be found is refused with
+/// `500 Internal Server Error` (and a `warn` is logged once): the guard
+/// cannot count it, and counting every such request as one client would let
+/// one attacker block everyone.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ClientAddress {
@@ -44,9 +49,16 @@ impl ClientAddress {
                 return from_header;
             }
         }
-        req.extensions()
+        let extensions = req.extensions();
+        extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|info| info.0.ip())
+            // axum's stand-in for tests that call the router directly.
+            .or_else(|| {
+                extensions
+                    .get::<MockConnectInfo<SocketAddr>>()
+                    .map(|info| info.0.ip())
+            })
     }
 }
 
@@ -83,6 +95,11 @@ mod tests {
         let req = request(&[("x-forwarded-for", "9.9.9.9")], Some("10.0.0.1:5000"));
         assert_eq!(how.of(&req), Some("10.0.0.1".parse().unwrap()));
         assert_eq!(how.of(&request(&[], None)), None);
+        let mut mocked = request(&[], None);
+        mocked
+            .extensions_mut()
+            .insert(MockConnectInfo("10.0.0.2:1".parse::<SocketAddr>().unwrap()));
+        assert_eq!(how.of(&mocked), Some("10.0.0.2".parse().unwrap()));
     }
 
     #[test]

@@ -68,9 +68,11 @@ impl<S, T> Layer<S> for SessionLayer<T> {
 
 /// The service made by [`SessionLayer`]. Per request:
 ///
-/// 0. with a [`Guard`](crate::Guard), refuses a blocked client (429 with
-///    `Retry-After`) before anything else, and afterwards records the
-///    verification's outcome against the client;
+/// 0. with a [`Guard`](crate::Guard), refuses a request whose client
+///    address cannot be found (500: a server configuration error, logged
+///    once) and a blocked client (429 with `Retry-After`) before anything
+///    else, and afterwards records the verification's outcome against the
+///    client;
 /// 1. takes the token from `Authorization: Bearer` or, failing that, the
 ///    session cookie;
 /// 2. refuses (403) a request with an unsafe method (anything but `GET`,
@@ -132,6 +134,12 @@ where
             Some(_) => shared.client_address.of(&req),
             None => None,
         };
+        if shared.guard.is_some() && client.is_none() {
+            super::warn_no_client_address();
+            return Box::pin(core::future::ready(Ok(
+                Refusal::NoClientAddress.into_response()
+            )));
+        }
         let sessions = self.sessions.for_client(client);
         let now = sessions.now();
         let (source, verdict) = match sessions.inspect(&req, now) {
@@ -245,6 +253,8 @@ enum Refusal {
     Blocked { retry_after: u64 },
     /// 503: the freshness check failed (stale revocation state).
     Unavailable,
+    /// 500: a guard is configured but the request has no client address.
+    NoClientAddress,
 }
 
 /// `Retry-After` of a 503 for stale revocation state, in seconds: a
@@ -268,6 +278,12 @@ impl IntoResponse for Refusal {
                     (RETRY_AFTER, HeaderValue::from(retry_after)),
                 ],
                 r#"{"error":"too_many_requests","reason":"blocked"}"#,
+            )
+                .into_response(),
+            Refusal::NoClientAddress => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json,
+                r#"{"error":"internal","reason":"no_client_address"}"#,
             )
                 .into_response(),
             Refusal::Unavailable => (

@@ -48,6 +48,7 @@ mod layer;
 use core::fmt;
 use std::marker::PhantomData;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::response::{IntoResponseParts, ResponseParts};
@@ -193,7 +194,15 @@ impl<T> Sessions<T> {
     /// verified or rejected is recorded against the client (forgeries count
     /// as failures, expired or revoked tokens do not: see
     /// [`Guard::record_rejection`]); [`login`](Self::login) asks the guard
-    /// before opening a session. Share the same `Arc<Guard>` with your
+    /// before opening a session.
+    ///
+    /// The guard needs each request's client address (see
+    /// [`client_address`](Self::client_address)): a request whose address
+    /// cannot be found is refused with `500 Internal Server Error` and
+    /// `{"error":"internal","reason":"no_client_address"}`, and a `warn` is
+    /// logged once, because the guard cannot work. Counting such requests
+    /// under one shared address instead would let one attacker block
+    /// everyone. Share the same `Arc<Guard>` with your
     /// password check so that wrong passwords count too
     /// ([`record_failure`](Self::record_failure)).
     pub fn guard(self, guard: Arc<Guard>) -> Sessions<T> {
@@ -238,18 +247,23 @@ impl<T> Sessions<T> {
     }
 
     /// The client address of the request this handle was extracted from
-    /// (`None` outside a request, without a guard, or when the server does
-    /// not record peer addresses).
+    /// (`None` outside a request or without a guard; with a guard, the layer
+    /// refuses requests whose address it cannot find).
     pub fn client(&self) -> Option<IpAddr> {
         self.client
     }
 
     /// Holds a failure (e.g. a wrong password) against this request's client
-    /// in the guard, at the layer's clock. Does nothing without a guard or a
-    /// client address.
+    /// in the guard, at the layer's clock. Does nothing without a guard.
+    /// With a guard, call it on the handle the handler extracted: on one
+    /// without a client address (built outside a request) it records
+    /// nothing and logs a `warn` (once per process).
     pub fn record_failure(&self) {
-        if let (Some(guard), Some(client)) = (&self.shared.guard, self.client) {
-            guard.record_failure(client, self.now());
+        if let Some(guard) = &self.shared.guard {
+            match self.client {
+                Some(client) => guard.record_failure(client, self.now()),
+                None => warn_no_client_address(),
+            }
         }
     }
 
@@ -293,7 +307,9 @@ impl<T> Sessions<T> {
     /// # Errors
     ///
     /// [`Error::NoIssuer`] without an issuer; [`Error::TooManySessions`] when
-    /// the guard refuses the client another session (answer 429); otherwise
+    /// the guard refuses the client another session (answer 429);
+    /// [`Error::NoClientAddress`] with a guard, on a handle that was not
+    /// extracted from a request (a server bug: answer 500); otherwise
     /// as [`Issuer::issue`](crate::Issuer::issue).
     pub fn login(&self, subject: &str, data: &T) -> Result<Login, Error>
     where
@@ -301,7 +317,11 @@ impl<T> Sessions<T> {
     {
         let issuer = self.shared.issuer.as_ref().ok_or(Error::NoIssuer)?;
         let now = self.now();
-        if let (Some(guard), Some(client)) = (&self.shared.guard, self.client) {
+        if let Some(guard) = &self.shared.guard {
+            let Some(client) = self.client else {
+                warn_no_client_address();
+                return Err(Error::NoClientAddress);
+            };
             if !guard.allow_new_session(client, now) {
                 return Err(Error::TooManySessions);
             }
@@ -362,6 +382,20 @@ impl<T> Sessions<T> {
         self.shared
             .cookie
             .set_cookie(&token, expires_at.saturating_sub(now))
+    }
+}
+
+/// Logs, once per process, that a guard is configured but a client address
+/// is missing: a configuration error the operator must see.
+fn warn_no_client_address() {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    if !WARNED.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            "tessera::web: an abuse guard is configured but a request has no client \
+             address; such requests are refused with 500. Serve the app with \
+             into_make_service_with_connect_info::<SocketAddr>(), or set \
+             Sessions::client_address for a trusted proxy header"
+        );
     }
 }
 
