@@ -8,9 +8,8 @@ use axum::http::StatusCode;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use axum::http::HeaderName;
 use support::{cookie_value, send, start, start_guarded, App, Data, IDLE, LIFETIME, T0};
-use tessera::web::{ClientAddress, CookieConfig, Sessions};
+use tessera::web::{ClientAddress, CookieConfig, Sessions, TrustedProxyHeader};
 use tessera::{Error, Guard, GuardConfig, Issuer, Keyset, LiveVerifier, Session};
 
 const JSON: (&str, &str) = ("content-type", "application/json");
@@ -433,7 +432,7 @@ async fn action_as(app: &App, client: &str, token: &str) -> support::Reply {
 #[tokio::test]
 async fn the_guard_blocks_a_forging_client_before_any_cryptography() {
     let guard = guard(3, 100);
-    let forwarded = ClientAddress::TrustedProxyHeader(HeaderName::from_static("x-forwarded-for"));
+    let forwarded = ClientAddress::from(TrustedProxyHeader::x_forwarded_for());
     let app = start_guarded(true, Some((Arc::clone(&guard), forwarded))).await;
     let token = login(&app, "alice").await;
     let forged = tamper(&token);
@@ -654,7 +653,7 @@ async fn a_guard_without_client_addresses_is_a_visible_server_error() {
             .guard(Arc::clone(&guard))
             .client_address(how)
     };
-    let header = ClientAddress::TrustedProxyHeader(HeaderName::from_static("x-forwarded-for"));
+    let header = ClientAddress::from(TrustedProxyHeader::x_forwarded_for());
     for how in [ClientAddress::Connection, header] {
         let want = if how == ClientAddress::Connection {
             StatusCode::INTERNAL_SERVER_ERROR
@@ -702,4 +701,31 @@ async fn a_guard_without_client_addresses_is_a_visible_server_error() {
     );
     outside.record_failure(); // logs, records nothing
     assert_eq!(guard.counters().failures, 0);
+}
+
+#[tokio::test]
+async fn the_guard_reads_rfc_7239_forwarded_behind_two_proxies() {
+    let guard = guard(2, 100);
+    let how = ClientAddress::from(TrustedProxyHeader::forwarded().hops(2));
+    let app = start_guarded(true, Some((Arc::clone(&guard), how))).await;
+    let token = login(&app, "alice").await;
+    let forged = tamper(&token);
+    let call = |forwarded: String, token: String| async move {
+        let auth = format!("Bearer {token}");
+        let headers = [("authorization", auth.as_str()), ("forwarded", &forwarded)];
+        send(app.addr, "POST", "/action", &headers, "").await.status
+    };
+    // The client writes what it likes on the left; the CDN appended the
+    // client's address, the load balancer the CDN's.
+    let attacker = |spoof: &str| {
+        format!(r#"{spoof}, for="[2001:db8::7]:4711";proto=https, for=10.0.0.1;by=_lb"#)
+    };
+    for spoof in ["for=192.0.2.1", "for=\"192.0.2.2"] {
+        let status = call(attacker(spoof), forged.clone()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let status = call(attacker("for=192.0.2.3"), token.clone()).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let neighbour = "for=192.0.2.1, for=198.51.100.9, for=10.0.0.1".to_owned();
+    assert_eq!(call(neighbour, token.clone()).await, StatusCode::OK);
 }

@@ -58,7 +58,7 @@ use serde::Serialize;
 use crate::os::unix_now;
 use crate::{Error, Guard, LiveIssuer, LiveVerifier, Session};
 
-pub use self::client::ClientAddress;
+pub use self::client::{ClientAddress, TrustedProxyHeader, MAX_PROXY_HOPS};
 pub use self::cookie::{CookieConfig, SameSite, DEFAULT_COOKIE_NAME};
 pub use self::extract::{Reason, SessionRejection};
 pub use self::layer::{SessionLayer, SessionService};
