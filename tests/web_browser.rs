@@ -11,6 +11,7 @@
 #[allow(dead_code)]
 mod axum_app;
 
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -177,7 +178,14 @@ async fn chromium_stores_the_host_cookie_and_sends_it_back() {
             !required,
             "TESSERA_REQUIRE_BROWSER=1 but chromium or chromedriver is missing"
         );
-        println!("SKIPPED web_browser: chromium and chromedriver not installed (apt-get install chromium chromium-driver)");
+        // Written past the test harness's capture (which swallows `println!`
+        // and `eprintln!` of passing tests), so that it shows.
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED tests/web_browser.rs: chromium or chromedriver not found \
+             (apt-get install chromium chromium-driver, or set TESSERA_CHROMIUM and \
+             TESSERA_CHROMEDRIVER; TESSERA_REQUIRE_BROWSER=1 to fail instead)"
+        );
         return;
     };
     let driver = start_driver(&chromedriver).await;
