@@ -107,6 +107,11 @@ pub enum Error {
     /// The subject revocation table is full (its capacity of subjects
     /// revoked within the maximum lifetime); the revocation was not recorded.
     SubjectTableFull,
+    /// A revocation to publish to the fleet has a deadline (or a subject
+    /// cutoff) further in the future than any session can have: more than the
+    /// fleet's maximum lifetime plus the largest leeway after now (for a
+    /// cutoff: more than the largest leeway). Followers would skip it.
+    FleetTooFarAhead,
     /// The revocation feed has not been read for longer than the staleness
     /// limit the operator set, and the policy is to fail closed.
     Stale,
@@ -165,6 +170,10 @@ impl fmt::Display for Error {
             }
             Error::SubjectTooLong => "subject too long to revoke",
             Error::SubjectTableFull => "subject revocation table full; revocation not recorded",
+            Error::FleetTooFarAhead => {
+                "revocation deadline or cutoff further in the future than any session can last; \
+                 not published"
+            }
             Error::Stale => "revocation feed stale: refusing to verify (fail-closed policy)",
             Error::Fleet(why) => return write!(f, "revocation feed: {why}"),
             Error::TooManySessions => "too many new sessions from this client; try again later",

@@ -819,3 +819,114 @@ async fn a_follower_writes_snapshots_periodically_and_only_forward() {
         last
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn far_future_entries_are_refused_at_publish_and_skipped_by_followers() {
+    let Some(mut conn) = redis_or_skip().await else {
+        return;
+    };
+    let feed = Feed::new("far-future");
+    // Sessions of at most 2 h; the largest leeway is 1 h.
+    let lifetime = Duration::from_secs(2 * 3600);
+    let config = feed.config().max_lifetime(lifetime);
+    let publisher = Publisher::connect(config.clone()).await.unwrap();
+    let (_, live) = live();
+    let handle = follower(FollowerConfig::new(config), &live).await;
+    let mut rng = random_rng();
+    let t = now();
+
+    // Publishing: a deadline up to lifetime + leeway ahead is accepted, one
+    // second more is refused with a typed error, and so is a subject cutoff
+    // more than one leeway ahead.
+    let latest = t + 2 * 3600 + 3600;
+    let kept = rng.id();
+    let entry = publisher
+        .publish_at(
+            &[Event::Session {
+                id: kept,
+                deadline: latest,
+            }],
+            t,
+        )
+        .await
+        .unwrap()[0];
+    let too_far = Event::Session {
+        id: rng.id(),
+        deadline: latest + 1,
+    };
+    assert_eq!(
+        publisher.publish_at(&[too_far], t).await.err(),
+        Some(Error::FleetTooFarAhead)
+    );
+    assert_eq!(
+        publisher
+            .revoke_session(rng.id(), now() + 10 * 365 * 86_400)
+            .await
+            .err(),
+        Some(Error::FleetTooFarAhead)
+    );
+    assert_eq!(
+        publisher
+            .revoke_subject("alice", now() + 2 * 3600)
+            .await
+            .err(),
+        Some(Error::FleetTooFarAhead)
+    );
+    // The latest accepted entry outlives every verifier that could accept
+    // its session: trimming at deadline + leeway still keeps it.
+    publisher.trim(latest + 3600).await.unwrap();
+    let left: Vec<redis::Value> = redis::cmd("XRANGE")
+        .arg(feed.stream())
+        .arg(entry.to_string())
+        .arg(entry.to_string())
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 1, "trimmed while it still mattered");
+    applied(&handle, entry).await;
+    assert!(live.revocations().is_revoked(kept, latest));
+
+    // Following: entries written to the stream directly with deadlines far
+    // ahead (each its own hour) are skipped and counted, not applied.
+    let far: Vec<(SessionId, u64)> = (0..20)
+        .map(|i| (rng.id(), t + 365 * 86_400 + i * 3600))
+        .collect();
+    for &(id, deadline) in &far {
+        let _: String = redis::cmd("XADD")
+            .arg(feed.stream())
+            .arg("*")
+            .arg("kind")
+            .arg("session")
+            .arg("id")
+            .arg(id.to_string())
+            .arg("deadline")
+            .arg(deadline)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+    let _: String = redis::cmd("XADD")
+        .arg(feed.stream())
+        .arg("*")
+        .arg("kind")
+        .arg("subject")
+        .arg("subject")
+        .arg("bob")
+        .arg("before")
+        .arg(t + 86_400)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let revs = revocations(&mut rng, 5)
+        .into_iter()
+        .map(|(id, _)| (id, t + 3600))
+        .collect::<Vec<_>>();
+    let last = publish_all(&publisher, &revs).await;
+    applied(&handle, last).await;
+    assert!(holds_all(&live, &revs));
+    assert_eq!(handle.malformed_entries(), far.len() as u64 + 1);
+    for &(id, deadline) in &far {
+        assert!(!live.revocations().is_revoked(id, deadline));
+    }
+    assert_eq!(live.current().subject_revocations().cutoff("bob"), None);
+}

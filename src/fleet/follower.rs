@@ -256,7 +256,9 @@ impl FollowerHandle {
         self.shared.staleness()
     }
 
-    /// Malformed stream entries logged and skipped so far.
+    /// Stream entries logged and skipped so far: malformed ones, and session
+    /// deadlines or subject cutoffs further in the future than a
+    /// [`Publisher`](super::Publisher) accepts (by one more leeway).
     pub fn malformed_entries(&self) -> u64 {
         self.shared.malformed.load(Ordering::Relaxed)
     }
@@ -591,6 +593,7 @@ impl Task {
         conn: &mut MultiplexedConnection,
         entries: Vec<(&Value, &[Value])>,
     ) -> Result<(), Error> {
+        let now = unix_now();
         for (id, fields) in entries {
             let Some(id) = entry_id(id) else {
                 // Without an id the position cannot advance past it: the
@@ -601,6 +604,16 @@ impl Task {
                 continue;
             }
             match Event::parse(fields) {
+                Ok(Event::Session { deadline, .. })
+                    if deadline > self.config.fleet.latest_applied_deadline(now) =>
+                {
+                    self.skip_far_ahead(id, "session deadline");
+                }
+                Ok(Event::Subject { before, .. })
+                    if before > FleetConfig::latest_applied_cutoff(now) =>
+                {
+                    self.skip_far_ahead(id, "subject cutoff");
+                }
                 Ok(Event::Session { id, deadline }) => {
                     self.live.revocations().revoke(id, deadline);
                 }
@@ -622,6 +635,18 @@ impl Task {
             self.applied = Some(id);
         }
         Ok(())
+    }
+
+    /// Skips an entry further in the future than a publisher writes (someone
+    /// wrote to the stream directly): applying it would hold memory for as
+    /// long as it says.
+    fn skip_far_ahead(&self, entry: EntryId, what: &'static str) {
+        self.shared.malformed.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(
+            entry = %entry,
+            what,
+            "tessera fleet: stream entry too far in the future skipped"
+        );
     }
 
     /// Periodic work between reads: forget what has passed, and write a

@@ -125,6 +125,36 @@ impl FleetConfig {
         secs.saturating_mul(1000)
     }
 
+    /// The latest session deadline a publisher accepts at `now` (unix
+    /// seconds): a session issued now by a clock one leeway ahead has a
+    /// deadline of at most now + leeway + maximum lifetime. Its entry is then
+    /// trimmed (one window after now) no earlier than one leeway after that
+    /// deadline, when no verifier accepts the session any more.
+    pub(crate) fn latest_deadline(&self, now: u64) -> u64 {
+        now.saturating_add(self.max_lifetime.as_secs())
+            .saturating_add(MAX_LEEWAY.as_secs())
+    }
+
+    /// The latest session deadline a follower applies at `now`: one leeway
+    /// more than a publisher accepts, for the two clocks' difference. A
+    /// later one could only come from someone writing to the stream directly,
+    /// and each distinct far-future hour would cost a filter generation.
+    pub(crate) fn latest_applied_deadline(&self, now: u64) -> u64 {
+        self.latest_deadline(now)
+            .saturating_add(MAX_LEEWAY.as_secs())
+    }
+
+    /// The latest subject cutoff a publisher accepts at `now`.
+    pub(crate) fn latest_cutoff(now: u64) -> u64 {
+        now.saturating_add(MAX_LEEWAY.as_secs())
+    }
+
+    /// The latest subject cutoff a follower applies at `now` (one leeway
+    /// more, for the two clocks' difference).
+    pub(crate) fn latest_applied_cutoff(now: u64) -> u64 {
+        Self::latest_cutoff(now).saturating_add(MAX_LEEWAY.as_secs())
+    }
+
     pub(crate) fn stream_key(&self) -> String {
         format!("{}:stream", self.prefix)
     }
@@ -151,3 +181,24 @@ pub(crate) fn redis_error(e: &redis::RedisError) -> Error {
 
 /// Connection timeout of every connection the fleet opens.
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadline_bounds_keep_entries_in_the_window() {
+        let fleet = FleetConfig::new("redis://x", "p").max_lifetime(Duration::from_secs(7200));
+        let now = 1_700_000_000;
+        let leeway = MAX_LEEWAY.as_secs();
+        assert_eq!(fleet.latest_deadline(now), now + 7200 + leeway);
+        assert_eq!(fleet.latest_applied_deadline(now), now + 7200 + 2 * leeway);
+        // An entry written at `now` is trimmed one window later, no earlier
+        // than one leeway past the latest deadline a publisher accepts.
+        assert!(now + fleet.window_ms() / 1000 >= fleet.latest_deadline(now) + leeway);
+        assert_eq!(FleetConfig::latest_cutoff(now), now + leeway);
+        assert_eq!(FleetConfig::latest_applied_cutoff(now), now + 2 * leeway);
+        // No overflow on absurd clocks.
+        assert_eq!(fleet.latest_applied_deadline(u64::MAX), u64::MAX);
+    }
+}

@@ -12,8 +12,8 @@ use super::{redis_error, FleetConfig, CONNECT_TIMEOUT};
 use crate::keys::KeyId;
 use crate::os::unix_now;
 use crate::subjects::MAX_SUBJECT_LEN;
+use crate::MAX_KEYSET_FILE_LEN;
 use crate::{Error, RevocationFilter, SessionId, SubjectRevocations, VerifierKeyset};
-use crate::{MAX_KEYSET_FILE_LEN, MAX_LEEWAY};
 
 /// How long a command may wait for Redis before failing.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -108,7 +108,10 @@ impl Publisher {
     ///
     /// # Errors
     ///
-    /// [`Error::Fleet`] if Redis did not acknowledge the entry.
+    /// [`Error::FleetTooFarAhead`] for a deadline later than any session of
+    /// the fleet can have (more than the maximum lifetime plus the largest
+    /// leeway from now); [`Error::Fleet`] if Redis did not acknowledge the
+    /// entry.
     pub async fn revoke_session(&self, id: SessionId, deadline: u64) -> Result<EntryId, Error> {
         self.publish_one(Event::Session { id, deadline }).await
     }
@@ -118,9 +121,10 @@ impl Publisher {
     ///
     /// # Errors
     ///
-    /// [`Error::SubjectTooLong`]; [`Error::Fleet`] for a cutoff more than the
-    /// largest leeway in the future (it would outlive the stream's window) or
-    /// if Redis did not acknowledge the entry.
+    /// [`Error::SubjectTooLong`]; [`Error::FleetTooFarAhead`] for a cutoff
+    /// more than the largest leeway in the future (it would outlive the
+    /// stream's window); [`Error::Fleet`] if Redis did not acknowledge the
+    /// entry.
     pub async fn revoke_subject(&self, subject: &str, before: u64) -> Result<EntryId, Error> {
         self.publish_one(Event::Subject {
             subject: subject.to_owned(),
@@ -181,8 +185,11 @@ impl Publisher {
     ///
     /// # Errors
     ///
-    /// [`Error::SubjectTooLong`]; [`Error::Fleet`] for a subject cutoff more
-    /// than the largest leeway after `now`, an id not after the newest entry,
+    /// [`Error::SubjectTooLong`]; [`Error::FleetTooFarAhead`] for a subject
+    /// cutoff more than the largest leeway after `now` or a session deadline
+    /// more than the maximum lifetime plus the largest leeway after `now`
+    /// (nothing is published then); [`Error::Fleet`] for an id not after the
+    /// newest entry,
     /// or if Redis did not acknowledge every entry (some may have been added:
     /// publishing the same revocation again is harmless).
     pub async fn publish_at(&self, events: &[Event], now: u64) -> Result<Vec<EntryId>, Error> {
@@ -196,13 +203,21 @@ impl Publisher {
         now: u64,
     ) -> Result<Vec<EntryId>, Error> {
         for event in events {
-            if let Event::Subject { subject, before } = event {
-                if subject.len() > MAX_SUBJECT_LEN {
-                    return Err(Error::SubjectTooLong);
+            match event {
+                Event::Subject { subject, before } => {
+                    if subject.len() > MAX_SUBJECT_LEN {
+                        return Err(Error::SubjectTooLong);
+                    }
+                    if *before > FleetConfig::latest_cutoff(now) {
+                        return Err(Error::FleetTooFarAhead);
+                    }
                 }
-                if *before > now.saturating_add(MAX_LEEWAY.as_secs()) {
-                    return Err(Error::Fleet("subject cutoff is in the future".into()));
+                Event::Session { deadline, .. } => {
+                    if *deadline > self.config.latest_deadline(now) {
+                        return Err(Error::FleetTooFarAhead);
+                    }
                 }
+                Event::Keyset => {}
             }
         }
         if events.is_empty() {
