@@ -18,7 +18,9 @@
 //! * **Bounded.** At most `capacity` subjects, each at most
 //!   [`MAX_SUBJECT_LEN`] bytes; a revocation that does not fit is refused with
 //!   an error, never silently dropped (a dropped revocation would be a
-//!   session that stays valid).
+//!   session that stays valid). A fleet follower that meets a full table
+//!   prunes it, and if it is still full holds the feed at that entry and
+//!   retries it (docs/fleet.md, "Memory bounds").
 //! * **Snapshots** are versioned, CRC-32-checked and parsed with every length
 //!   bounded by the input (docs/FORMAT.md).
 

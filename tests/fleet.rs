@@ -930,3 +930,78 @@ async fn far_future_entries_are_refused_at_publish_and_skipped_by_followers() {
     }
     assert_eq!(live.current().subject_revocations().cutoff("bob"), None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_subject_table_is_pruned_then_holds_the_feed_until_it_fits() {
+    let Some(_) = redis_or_skip().await else {
+        return;
+    };
+    let feed = Feed::new("subject-full");
+    let publisher = Publisher::connect(feed.config()).await.unwrap();
+    let issuer = Issuer::new(Keyset::generate(), Policy::default());
+    // Room for two subjects.
+    let subjects = Arc::new(tessera::SubjectRevocations::new(2));
+    let live = LiveVerifier::new(issuer.verifier().with_subject_revocations(subjects.clone()));
+    let config = FollowerConfig::new(feed.config())
+        .block(Duration::from_millis(50))
+        .fail_closed_after(Duration::from_secs(60));
+    let handle = follower(config, &live).await;
+    let verifier = handle.verifier();
+    let t = now();
+
+    // Two revocations so old that every session they reject has expired
+    // (12 h maximum lifetime): the table is full of them, and a new one
+    // still fits once they are forgotten.
+    publisher
+        .revoke_subject("old-1", t - 3 * 86_400)
+        .await
+        .unwrap();
+    publisher
+        .revoke_subject("old-2", t - 3 * 86_400)
+        .await
+        .unwrap();
+    let carol = publisher.revoke_subject("carol", t - 10).await.unwrap();
+    applied(&handle, carol).await;
+    assert_eq!(subjects.cutoff("carol"), Some(t - 10));
+    assert_eq!(subjects.cutoff("old-1"), None);
+    assert!(!handle.is_stalled());
+
+    // Full of live revocations: the next one is not dropped. The follower
+    // holds before it, applies nothing after it, and fails closed.
+    let dave = publisher.revoke_subject("dave", t - 10).await.unwrap();
+    applied(&handle, dave).await;
+    let erin = publisher.revoke_subject("erin", t - 10).await.unwrap();
+    let mut rng = random_rng();
+    let revs = revocations(&mut rng, 3);
+    let last = publish_all(&publisher, &revs).await;
+    let deadline = Instant::now() + WAIT;
+    while verifier.check_fresh() != Err(Error::Stale) {
+        assert!(
+            Instant::now() < deadline,
+            "a full table did not stall the follower"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(handle.is_stalled());
+    // Held there across retries.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(handle.position(), dave);
+    assert!(handle.position() < erin);
+    assert_eq!(subjects.cutoff("erin"), None);
+    assert!(!holds_all(&live, &revs));
+    let old = issuer.issue_at("erin", &(), t - 600).unwrap();
+    assert_eq!(verifier.verify_at::<()>(&old, t).err(), Some(Error::Stale));
+
+    // Room made: the retry records it and following goes on.
+    subjects.prune(u64::MAX);
+    applied(&handle, last).await;
+    assert_eq!(subjects.cutoff("erin"), Some(t - 10));
+    assert!(holds_all(&live, &revs));
+    assert!(!handle.is_stalled());
+    assert_eq!(verifier.check_fresh(), Ok(()));
+    assert_eq!(
+        verifier.verify_at::<()>(&old, t).err(),
+        Some(Error::Revoked)
+    );
+    assert_eq!(handle.malformed_entries(), 0);
+}

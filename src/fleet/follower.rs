@@ -117,6 +117,9 @@ struct Shared {
     /// Malformed entries skipped, and connections lost, so far.
     malformed: AtomicU64,
     reconnects: AtomicU64,
+    /// Set while the follower is held before an entry it could not apply
+    /// (a subject revocation that does not fit in a full table).
+    stalled: AtomicBool,
 }
 
 impl Shared {
@@ -161,6 +164,7 @@ impl Follower {
             ready: AtomicBool::new(false),
             malformed: AtomicU64::new(0),
             reconnects: AtomicU64::new(0),
+            stalled: AtomicBool::new(false),
         });
         let (position_tx, position) = watch::channel(EntryId::ZERO);
         let (ready_tx, ready) = watch::channel(false);
@@ -176,6 +180,7 @@ impl Follower {
             last_prune: Instant::now(),
             last_snapshot: Instant::now(),
             healthy: false,
+            stalled_backoff: BACKOFF_START,
         };
         let task = runtime.spawn(task.run());
         Ok(FollowerHandle {
@@ -268,6 +273,15 @@ impl FollowerHandle {
         self.shared.reconnects.load(Ordering::Relaxed)
     }
 
+    /// Whether the follower is held before an entry it cannot apply yet: a
+    /// subject revocation that does not fit in the verifier's full subject
+    /// table. It retries the entry with backoff and applies nothing after it
+    /// meanwhile; staleness grows, and a fail-closed verifier refuses
+    /// requests, until it fits.
+    pub fn is_stalled(&self) -> bool {
+        self.shared.stalled.load(Ordering::Relaxed)
+    }
+
     /// A verifier that checks staleness first (see
     /// [`FollowerConfig::fail_closed_after`]); `Clone`, for request handlers.
     pub fn verifier(&self) -> FleetVerifier {
@@ -330,7 +344,9 @@ impl FleetVerifier {
     }
 
     /// `Ok` unless the fail-closed policy is on and the feed is stale (or the
-    /// follower has not caught up yet). Two atomic loads and a clock read.
+    /// follower has not caught up yet, or is held before a revocation it
+    /// cannot record: see [`FollowerHandle::is_stalled`]). Three atomic
+    /// loads and a clock read.
     ///
     /// # Errors
     ///
@@ -342,6 +358,7 @@ impl FleetVerifier {
         }
         let last = shared.last_ok.load(Ordering::Relaxed);
         if !shared.ready.load(Ordering::Relaxed)
+            || shared.stalled.load(Ordering::Relaxed)
             || last == NEVER
             || shared.now_ms().saturating_sub(last) > shared.limit
         {
@@ -424,6 +441,8 @@ struct Task {
     last_snapshot: Instant,
     /// Whether the current connection has been read from successfully.
     healthy: bool,
+    /// The wait before retrying an entry that could not be applied.
+    stalled_backoff: Duration,
 }
 
 impl Task {
@@ -470,7 +489,13 @@ impl Task {
             self.load_keyset(&mut conn).await?;
         }
         // Catch up without blocking, then follow with blocking reads.
-        while self.read(&mut conn, &fleet, None).await? == self.config.batch {}
+        // Not ready while held before an entry it could not apply.
+        loop {
+            let count = self.read(&mut conn, &fleet, None).await?;
+            if count < self.config.batch && !self.shared.stalled.load(Ordering::Relaxed) {
+                break;
+            }
+        }
         if !self.shared.ready.swap(true, Ordering::Relaxed) {
             self.ready.send_replace(true);
             tracing::info!(
@@ -577,17 +602,31 @@ impl Task {
             .arg(fleet.stream_key())
             .arg(after.to_string());
         let reply: Value = cmd.query_async(conn).await.map_err(|e| redis_error(&e))?;
-        self.shared.mark_read();
         self.healthy = true;
         let entries = stream_entries(&reply);
         let count = entries.len();
         let result = self.apply(conn, entries).await;
+        let stalled = self.shared.stalled.load(Ordering::Relaxed);
+        // Fresh before the position moves: whoever waits for an entry then
+        // finds the follower fresh too. Held before an entry, the state is
+        // not as fresh as the read, so staleness keeps growing.
+        if !stalled {
+            self.shared.mark_read();
+        }
         self.position.send_replace(self.applied.unwrap_or_default());
+        if stalled {
+            // Retry the entry after a wait.
+            tokio::time::sleep(jitter(self.stalled_backoff)).await;
+            self.stalled_backoff = (self.stalled_backoff * 2).min(BACKOFF_MAX);
+        } else {
+            self.stalled_backoff = BACKOFF_START;
+        }
         result.map(|()| count)
     }
 
     /// Applies entries in order, advancing the position past each one,
-    /// malformed ones included (logged and skipped).
+    /// malformed ones included (logged and skipped). Stops before a subject
+    /// revocation that does not fit (see [`Task::record_subject`]).
     async fn apply(
         &mut self,
         conn: &mut MultiplexedConnection,
@@ -618,8 +657,9 @@ impl Task {
                     self.live.revocations().revoke(id, deadline);
                 }
                 Ok(Event::Subject { subject, before }) => {
-                    if let Err(e) = self.live.current().revoke_subject(&subject, before) {
-                        tracing::error!(entry = %id, error = %e, "tessera fleet: subject revocation not recorded");
+                    if !self.record_subject(id, &subject, before) {
+                        // Not advanced: the next read starts with it again.
+                        return Ok(());
                     }
                 }
                 Ok(Event::Keyset) => {
@@ -635,6 +675,48 @@ impl Task {
             self.applied = Some(id);
         }
         Ok(())
+    }
+
+    /// Records a subject revocation; returns whether the position may move
+    /// past it. A full table is first pruned of revocations that can no
+    /// longer reject anything; if it is still full the follower stalls: the
+    /// entry is not skipped (a dropped revocation is a session that stays
+    /// valid) but retried with backoff, and meanwhile the follower counts as
+    /// stale.
+    fn record_subject(&self, entry: EntryId, subject: &str, before: u64) -> bool {
+        let current = self.live.current();
+        let result = match current.revoke_subject(subject, before) {
+            Err(Error::SubjectTableFull) => {
+                current.subject_revocations().prune(unix_now());
+                current.revoke_subject(subject, before)
+            }
+            other => other,
+        };
+        match result {
+            Ok(()) => {
+                if self.shared.stalled.swap(false, Ordering::Relaxed) {
+                    tracing::warn!(entry = %entry, "tessera fleet: subject revocation recorded; following again");
+                }
+                true
+            }
+            Err(Error::SubjectTableFull) => {
+                self.shared.stalled.store(true, Ordering::Relaxed);
+                tracing::error!(
+                    entry = %entry,
+                    capacity = current.subject_revocations().capacity(),
+                    retry_in_ms = self.stalled_backoff.as_millis() as u64,
+                    "tessera fleet: subject revocation table full; holding the feed at this \
+                     entry (stale) until it fits"
+                );
+                false
+            }
+            Err(e) => {
+                // Only an overlong subject, which parsing already refuses.
+                self.shared.malformed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(entry = %entry, error = %e, "tessera fleet: malformed stream entry skipped");
+                true
+            }
+        }
     }
 
     /// Skips an entry further in the future than a publisher writes (someone
@@ -763,6 +845,7 @@ mod tests {
                 ready: AtomicBool::new(false),
                 malformed: AtomicU64::new(0),
                 reconnects: AtomicU64::new(0),
+                stalled: AtomicBool::new(false),
             }),
         }
     }
