@@ -303,15 +303,8 @@ impl FollowerHandle {
         // The position first: every entry up to it is already in the state
         // read next (the task publishes a position after applying it).
         let position = self.position();
-        let stored = store_snapshot(
-            &mut conn,
-            &self.config.fleet,
-            position,
-            now,
-            self.live.revocations(),
-            self.live.current().subject_revocations(),
-        )
-        .await?;
+        let data = encode_off_runtime(&self.live, position, now).await?;
+        let stored = store_snapshot(&mut conn, &self.config.fleet, position, now, data).await?;
         trim(&mut conn, &self.config.fleet, now).await?;
         Ok(stored)
     }
@@ -406,6 +399,21 @@ async fn connect(
         .get_multiplexed_async_connection_with_config(&config)
         .await
         .map_err(|e| redis_error(&e))
+}
+
+/// Encodes a snapshot of `live`'s state on a blocking thread: a full
+/// filter snapshot and its check take milliseconds of CPU for a large
+/// filter, which must not hold up the runtime's other tasks.
+async fn encode_off_runtime(
+    live: &LiveVerifier,
+    position: EntryId,
+    written_at: u64,
+) -> Result<Vec<u8>, Error> {
+    let filter = live.revocations().clone();
+    let subjects = live.current().subject_revocations().clone();
+    tokio::task::spawn_blocking(move || snapshot::encode(position, written_at, &filter, &subjects))
+        .await
+        .map_err(|_| Error::Fleet("snapshot encoding did not complete".into()))
 }
 
 /// `XTRIM <stream> MINID ~ <now - window>`.
@@ -749,9 +757,8 @@ impl Task {
                 self.last_snapshot = Instant::now();
                 let now = unix_now();
                 let position = self.applied.unwrap_or_default();
-                let filter = self.live.revocations().clone();
-                let subjects = self.live.current().subject_revocations().clone();
-                store_snapshot(conn, fleet, position, now, &filter, &subjects).await?;
+                let data = encode_off_runtime(&self.live, position, now).await?;
+                store_snapshot(conn, fleet, position, now, data).await?;
                 trim(conn, fleet, now).await?;
                 tracing::debug!(position = %position, "tessera fleet: snapshot written");
             }

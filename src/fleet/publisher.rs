@@ -282,6 +282,9 @@ impl Publisher {
     /// [`FollowerHandle::write_snapshot`](super::FollowerHandle::write_snapshot)),
     /// since only a follower knows which entries its state covers.
     ///
+    /// Encoding takes milliseconds of CPU for a large filter, on the calling
+    /// task (the followers encode on a blocking thread).
+    ///
     /// # Errors
     ///
     /// [`Error::Fleet`] if Redis fails.
@@ -292,13 +295,13 @@ impl Publisher {
         filter: &RevocationFilter,
         subjects: &SubjectRevocations,
     ) -> Result<bool, Error> {
+        let data = snapshot::encode(position, written_at, filter, subjects);
         store_snapshot(
             &mut self.conn.clone(),
             &self.config,
             position,
             written_at,
-            filter,
-            subjects,
+            data,
         )
         .await
     }
@@ -410,7 +413,8 @@ fn first_id(reply: &Value) -> Option<EntryId> {
     }
 }
 
-/// Stores a snapshot unless a newer one is stored (see
+/// Stores `data`, a snapshot encoded by [`snapshot::encode`] for
+/// `position` and `written_at`, unless a newer one is stored (see
 /// [`Publisher::write_snapshot`]).
 ///
 /// # Errors
@@ -421,10 +425,8 @@ pub(crate) async fn store_snapshot<C: redis::aio::ConnectionLike + Send>(
     config: &FleetConfig,
     position: EntryId,
     written_at: u64,
-    filter: &RevocationFilter,
-    subjects: &SubjectRevocations,
+    data: Vec<u8>,
 ) -> Result<bool, Error> {
-    let data = snapshot::encode(position, written_at, filter, subjects);
     let stored: i64 = redis::cmd("EVAL")
         .arg(WRITE_SNAPSHOT)
         .arg(1)
