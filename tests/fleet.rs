@@ -1016,3 +1016,57 @@ async fn a_full_subject_table_is_pruned_then_holds_the_feed_until_it_fits() {
     );
     assert_eq!(handle.malformed_entries(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_keysets_and_snapshots_are_not_read() {
+    let Some(mut conn) = redis_or_skip().await else {
+        return;
+    };
+    let feed = Feed::new("oversized");
+    let publisher = Publisher::connect(feed.config()).await.unwrap();
+    let keyset = format!("{}:keyset", feed.prefix);
+    let _: () = redis::cmd("SET")
+        .arg(&keyset)
+        .arg(vec![b'{'; tessera::MAX_KEYSET_FILE_LEN + 1])
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(matches!(
+        publisher.status().await.err(),
+        Some(Error::KeysetFormat(_))
+    ));
+    // At the bound it is read (and refused as JSON, not for its size).
+    let _: () = redis::cmd("SET")
+        .arg(&keyset)
+        .arg(vec![b'{'; tessera::MAX_KEYSET_FILE_LEN])
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let err = publisher.status().await.err().unwrap().to_string();
+    assert!(!err.contains("larger than"), "{err}");
+    let _: () = redis::cmd("DEL")
+        .arg(&keyset)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    // A snapshot that is not one is skipped: the stream is replayed.
+    let _: () = redis::cmd("HSET")
+        .arg(format!("{}:snapshot", feed.prefix))
+        .arg("ms")
+        .arg(1)
+        .arg("seq")
+        .arg(0)
+        .arg("at")
+        .arg(1)
+        .arg("data")
+        .arg("not a snapshot")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let mut rng = random_rng();
+    let revs = revocations(&mut rng, 10);
+    publish_all(&publisher, &revs).await;
+    let (_, live) = live();
+    let _handle = follower(FollowerConfig::new(feed.config()), &live).await;
+    assert!(holds_all(&live, &revs));
+}

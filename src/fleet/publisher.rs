@@ -33,6 +33,67 @@ redis.call('HSET', KEYS[1], 'ms', ARGV[1], 'seq', ARGV[2], 'at', ARGV[3], 'data'
 return 1
 ";
 
+/// Reads a value only if it is at most a bound, in one atomic step (no
+/// writer can grow it between the length check and the read, so the reply
+/// is never larger than the bound). KEYS[1] the key; ARGV[1] the bound,
+/// ARGV[2] a hash field (empty for a string key). Replies nil when absent,
+/// the integer -1 when too large, else the value.
+const READ_BOUNDED: &str = r"
+local len
+if ARGV[2] == '' then
+  len = redis.call('STRLEN', KEYS[1])
+else
+  len = redis.call('HSTRLEN', KEYS[1], ARGV[2])
+end
+if len == 0 then return false end
+if len > tonumber(ARGV[1]) then return -1 end
+if ARGV[2] == '' then
+  return redis.call('GET', KEYS[1])
+end
+return redis.call('HGET', KEYS[1], ARGV[2])
+";
+
+/// What [`read_bounded`] found.
+enum Bounded {
+    Absent,
+    TooLarge,
+    Value(Vec<u8>),
+}
+
+/// Reads the string `key` (or its hash `field`) if it is at most `max`
+/// bytes (see [`READ_BOUNDED`]).
+///
+/// Redis write access is already trusted further than this bound: whoever
+/// can write the feed's keys can publish a keyset and so mint sessions. The
+/// bound keeps a mistake (or a value from another program under the prefix)
+/// from making a server allocate without limit; it holds even against a
+/// concurrent writer because the check and the read are one script. The
+/// reply is also checked here, in case Redis is not the one answering.
+async fn read_bounded<C: redis::aio::ConnectionLike + Send>(
+    conn: &mut C,
+    key: &str,
+    field: &str,
+    max: usize,
+) -> Result<Bounded, Error> {
+    let reply: Value = redis::cmd("EVAL")
+        .arg(READ_BOUNDED)
+        .arg(1)
+        .arg(key)
+        .arg(max)
+        .arg(field)
+        .query_async(conn)
+        .await
+        .map_err(|e| redis_error(&e))?;
+    match reply {
+        // Lua's false: nil in RESP2, a boolean in RESP3.
+        Value::Nil | Value::Boolean(false) => Ok(Bounded::Absent),
+        Value::Int(_) => Ok(Bounded::TooLarge),
+        Value::BulkString(data) if data.len() <= max => Ok(Bounded::Value(data)),
+        Value::BulkString(_) => Ok(Bounded::TooLarge),
+        _ => Err(Error::Fleet("unexpected reply to a bounded read".into())),
+    }
+}
+
 /// Appends to the feed. One per process is enough: it holds one
 /// multiplexed connection that reconnects by itself (cheap to clone, safe to
 /// share).
@@ -483,30 +544,13 @@ pub(crate) async fn fetch_keyset<C: redis::aio::ConnectionLike + Send>(
     conn: &mut C,
     config: &FleetConfig,
 ) -> Result<Published, Error> {
-    let key = config.keyset_key();
-    let len: u64 = redis::cmd("STRLEN")
-        .arg(&key)
-        .query_async(conn)
-        .await
-        .map_err(|e| redis_error(&e))?;
-    if len == 0 {
-        return Ok(Published::Nothing);
-    }
-    if len > MAX_KEYSET_FILE_LEN as u64 {
-        return Ok(Published::TooLarge);
-    }
-    let json: Option<Vec<u8>> = redis::cmd("GET")
-        .arg(&key)
-        .query_async(conn)
-        .await
-        .map_err(|e| redis_error(&e))?;
-    Ok(match json {
-        Some(json) if json.len() <= MAX_KEYSET_FILE_LEN => {
-            Published::Json(zeroize::Zeroizing::new(json))
-        }
-        Some(_) => Published::TooLarge,
-        None => Published::Nothing,
-    })
+    Ok(
+        match read_bounded(conn, &config.keyset_key(), "", MAX_KEYSET_FILE_LEN).await? {
+            Bounded::Absent => Published::Nothing,
+            Bounded::TooLarge => Published::TooLarge,
+            Bounded::Value(json) => Published::Json(zeroize::Zeroizing::new(json)),
+        },
+    )
 }
 
 /// Reads the stored snapshot container, refusing one past the size bound.
@@ -519,24 +563,9 @@ pub(crate) async fn load_snapshot<C: redis::aio::ConnectionLike + Send>(
     conn: &mut C,
     config: &FleetConfig,
 ) -> Result<Option<Vec<u8>>, Error> {
-    let key = config.snapshot_key();
-    let len: u64 = redis::cmd("HSTRLEN")
-        .arg(&key)
-        .arg("data")
-        .query_async(conn)
-        .await
-        .map_err(|e| redis_error(&e))?;
-    if len == 0 {
-        return Ok(None);
+    match read_bounded(conn, &config.snapshot_key(), "data", MAX_FLEET_SNAPSHOT_LEN).await? {
+        Bounded::Absent => Ok(None),
+        Bounded::TooLarge => Err(Error::CorruptSnapshot),
+        Bounded::Value(data) => Ok(Some(data)),
     }
-    if len > MAX_FLEET_SNAPSHOT_LEN as u64 {
-        return Err(Error::CorruptSnapshot);
-    }
-    let data: Option<Vec<u8>> = redis::cmd("HGET")
-        .arg(&key)
-        .arg("data")
-        .query_async(conn)
-        .await
-        .map_err(|e| redis_error(&e))?;
-    Ok(data)
 }
