@@ -34,7 +34,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 
 use crate::claims::MAX_LEEWAY;
-use crate::revocation::crc32;
+use crate::revocation::{open_sealed, seal};
 use crate::Error;
 
 /// The longest subject, in bytes, that can be revoked by name.
@@ -236,8 +236,7 @@ impl SubjectRevocations {
             out.extend_from_slice(&len.to_le_bytes());
             out.extend_from_slice(subject.as_bytes());
         }
-        let check = crc32(&out);
-        out.extend_from_slice(&check.to_le_bytes());
+        seal(&mut out);
         out
     }
 
@@ -340,16 +339,7 @@ fn insert(table: &mut Table, capacity: usize, subject: &str, cutoff: Cutoff) -> 
 
 /// Parses a snapshot into a table (no capacity check).
 fn parse(bytes: &[u8]) -> Result<Table, Error> {
-    let (content, check) = bytes
-        .split_last_chunk::<4>()
-        .ok_or(Error::CorruptSnapshot)?;
-    if crc32(content) != u32::from_le_bytes(*check) {
-        return Err(Error::CorruptSnapshot);
-    }
-    let rest = content
-        .strip_prefix(SNAPSHOT_MAGIC.as_slice())
-        .and_then(|r| r.strip_prefix(&[SNAPSHOT_VERSION]))
-        .ok_or(Error::CorruptSnapshot)?;
+    let rest = open_sealed(bytes, SNAPSHOT_MAGIC.as_slice(), SNAPSHOT_VERSION)?;
     let (count, mut rest) = take_u64(rest)?;
     let count = usize::try_from(count).map_err(|_| Error::CorruptSnapshot)?;
     // Every entry takes at least ENTRY_MIN_BYTES: bound the count by the input.
@@ -395,6 +385,7 @@ fn take_u64(bytes: &[u8]) -> Result<(u64, &[u8]), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::revocation::crc32;
 
     const T0: u64 = 1_750_000_000;
 

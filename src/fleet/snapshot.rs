@@ -2,7 +2,7 @@
 //! revocations as of one stream position, in one checked container.
 
 use super::event::EntryId;
-use crate::revocation::crc32;
+use crate::revocation::{open_sealed, seal};
 use crate::{Error, RevocationFilter, SubjectRevocations, MAX_SNAPSHOT_LEN};
 
 const MAGIC: &[u8; 4] = b"TSFL";
@@ -42,8 +42,7 @@ pub(crate) fn encode(
     out.extend_from_slice(&filter);
     out.extend_from_slice(&(subjects.len() as u64).to_le_bytes());
     out.extend_from_slice(&subjects);
-    let check = crc32(&out);
-    out.extend_from_slice(&check.to_le_bytes());
+    seal(&mut out);
     out
 }
 
@@ -57,16 +56,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<FleetSnapshot<'_>, Error> {
     if bytes.len() > MAX_FLEET_SNAPSHOT_LEN {
         return Err(Error::CorruptSnapshot);
     }
-    let (content, check) = bytes
-        .split_last_chunk::<4>()
-        .ok_or(Error::CorruptSnapshot)?;
-    if crc32(content) != u32::from_le_bytes(*check) {
-        return Err(Error::CorruptSnapshot);
-    }
-    let rest = content
-        .strip_prefix(MAGIC.as_slice())
-        .and_then(|r| r.strip_prefix(&[VERSION]))
-        .ok_or(Error::CorruptSnapshot)?;
+    let rest = open_sealed(bytes, MAGIC.as_slice(), VERSION)?;
     let (ms, rest) = take_u64(rest)?;
     let (seq, rest) = take_u64(rest)?;
     let (written_at, rest) = take_u64(rest)?;
@@ -102,6 +92,7 @@ fn take_bytes(bytes: &[u8]) -> Result<(&[u8], &[u8]), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::revocation::crc32;
     use crate::SessionId;
 
     #[test]

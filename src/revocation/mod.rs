@@ -79,8 +79,10 @@ use crate::Error;
 
 use self::bloom::{SubFilter, BLOCK_BYTES};
 /// The snapshots' CRC-32, shared with subject and fleet snapshots.
+#[cfg(test)]
 pub(crate) use self::snapshot::crc32;
 pub use self::snapshot::MAX_SNAPSHOT_LEN;
+pub(crate) use self::snapshot::{open_sealed, seal};
 
 /// Width of a generation, in seconds of deadline.
 const BUCKET_SECS: u64 = 3600;

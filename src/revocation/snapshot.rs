@@ -57,8 +57,7 @@ impl RevocationFilter {
                 slot.copy_from_slice(&subs.to_le_bytes());
             }
         }
-        let check = crc32(&out);
-        out.extend_from_slice(&check.to_le_bytes());
+        seal(&mut out);
         out
     }
 
@@ -85,16 +84,7 @@ impl RevocationFilter {
 /// Checks and parses a whole snapshot: an empty filter with its capacity and
 /// rate, and its generations, sorted by bucket.
 pub(super) fn parse(bytes: &[u8]) -> Result<(RevocationFilter, Vec<Generation>), Error> {
-    let (content, check) = bytes
-        .split_last_chunk::<CHECK_LEN>()
-        .ok_or(Error::CorruptSnapshot)?;
-    if crc32(content) != u32::from_le_bytes(*check) {
-        return Err(Error::CorruptSnapshot);
-    }
-    let mut input = Reader(content);
-    if input.take(SNAPSHOT_MAGIC.len())? != SNAPSHOT_MAGIC || input.take(1)? != [SNAPSHOT_VERSION] {
-        return Err(Error::CorruptSnapshot);
-    }
+    let mut input = Reader(open_sealed(bytes, SNAPSHOT_MAGIC, SNAPSHOT_VERSION)?);
     let capacity = input.u64()?;
     let fp_rate = input.f64()?;
     let capacity = usize::try_from(capacity).map_err(|_| Error::CorruptSnapshot)?;
@@ -126,15 +116,6 @@ pub(super) const GENERATION_MIN_BYTES: usize = 8 + 8 + SUB_FILTER_MIN_BYTES;
 pub(super) struct Reader<'a>(&'a [u8]);
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], Error> {
-        if n > self.0.len() {
-            return Err(Error::CorruptSnapshot);
-        }
-        let (head, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Ok(head)
-    }
-
     fn array<const N: usize>(&mut self) -> Result<[u8; N], Error> {
         let (head, rest) = self
             .0
@@ -245,6 +226,37 @@ impl RevocationFilter {
         }
         RevocationFilter::from_snapshot(&bytes)
     }
+}
+
+/// Appends the CRC-32 of everything in `out`: the last [`CHECK_LEN`] bytes
+/// of every tessera snapshot (revocations, subject revocations, the fleet's
+/// container).
+pub(crate) fn seal(out: &mut Vec<u8>) {
+    let check = crc32(out);
+    out.extend_from_slice(&check.to_le_bytes());
+}
+
+/// Checks a snapshot made with [`seal`]: its CRC-32, then its `magic` and
+/// `version`. Returns what lies between them and the check.
+///
+/// # Errors
+///
+/// [`Error::CorruptSnapshot`] if any of the three does not match.
+pub(crate) fn open_sealed<'a>(
+    bytes: &'a [u8],
+    magic: &[u8],
+    version: u8,
+) -> Result<&'a [u8], Error> {
+    let (content, check) = bytes
+        .split_last_chunk::<CHECK_LEN>()
+        .ok_or(Error::CorruptSnapshot)?;
+    if crc32(content) != u32::from_le_bytes(*check) {
+        return Err(Error::CorruptSnapshot);
+    }
+    content
+        .strip_prefix(magic)
+        .and_then(|rest| rest.strip_prefix(&[version]))
+        .ok_or(Error::CorruptSnapshot)
 }
 
 /// CRC-32 (IEEE 802.3, reflected), a byte at a time from a table built at
