@@ -52,20 +52,27 @@ async fn redis_or_skip() -> Option<MultiplexedConnection> {
         .ok()
         .flatten();
     if conn.is_none() {
-        if std::env::var("TESSERA_REQUIRE_REDIS").as_deref() == Ok("1") {
-            panic!("TESSERA_REQUIRE_REDIS=1 but no Redis answers at {url}");
-        }
         static ONCE: Once = Once::new();
-        ONCE.call_once(|| {
-            // Written past the test harness's capture, so that it shows.
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED tests/fleet.rs: no Redis at {url} (set REDIS_URL, or \
-                 TESSERA_REQUIRE_REDIS=1 to fail instead)"
-            );
-        });
+        skip_or_fail(
+            &ONCE,
+            &format!(
+                "no Redis at {url} (set REDIS_URL, or TESSERA_REQUIRE_REDIS=1 to fail instead)"
+            ),
+        );
     }
     conn
+}
+
+/// Fails the test when `TESSERA_REQUIRE_REDIS=1`; otherwise prints one
+/// `SKIPPED` line (once per `once`) so that the skip shows.
+fn skip_or_fail(once: &Once, why: &str) {
+    if std::env::var("TESSERA_REQUIRE_REDIS").as_deref() == Ok("1") {
+        panic!("TESSERA_REQUIRE_REDIS=1 but {why}");
+    }
+    once.call_once(|| {
+        // Written past the test harness's capture, so that it shows.
+        let _ = writeln!(std::io::stderr(), "SKIPPED tests/fleet.rs: {why}");
+    });
 }
 
 /// A unique prefix, and the keys under it deleted on drop (pass or fail).
@@ -498,6 +505,203 @@ async fn an_unreachable_redis_is_caught_up_with_once_back() {
     assert!(open.reconnects() > 0);
     println!("fleet: caught up {caught_up:?} after Redis came back (1.5 s outage)");
     proxy.stop();
+}
+
+/// A `redis-server` of the test's own on a free loopback port, without
+/// persistence; killed on drop (pass or fail), so nothing is left running.
+struct OwnRedis {
+    binary: std::path::PathBuf,
+    port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl OwnRedis {
+    /// `redis-server` from `PATH`, if there is one.
+    fn binary() -> Option<std::path::PathBuf> {
+        let path = std::env::var_os("PATH")?;
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("redis-server"))
+            .find(|p| p.is_file())
+    }
+
+    fn new(binary: std::path::PathBuf) -> OwnRedis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        OwnRedis {
+            binary,
+            port,
+            child: None,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts a fresh, empty server and waits (bounded) until it answers.
+    async fn start(&mut self) {
+        assert!(self.child.is_none());
+        let child = std::process::Command::new(&self.binary)
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .arg("--dir")
+            .arg(std::env::temp_dir())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let client = redis::Client::open(self.url()).unwrap();
+        let started = Instant::now();
+        loop {
+            let ping = async {
+                let mut conn = client.get_multiplexed_async_connection().await.ok()?;
+                redis::cmd("PING")
+                    .query_async::<String>(&mut conn)
+                    .await
+                    .ok()
+            };
+            let pong = tokio::time::timeout(Duration::from_secs(1), ping).await;
+            if matches!(pong, Ok(Some(ref p)) if p == "PONG") {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "redis-server on port {} did not answer PING within 5 s",
+                self.port
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Kills the server (no shutdown, no save) and reaps it.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Publishes `revs` in one call, retrying (bounded) until Redis
+/// acknowledges; returns the ids and the attempts it took.
+async fn publish_acknowledged(
+    publisher: &Publisher,
+    revs: &[(SessionId, u64)],
+) -> (Vec<EntryId>, u32) {
+    let started = Instant::now();
+    let events = events(revs);
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let attempt = tokio::time::timeout(Duration::from_secs(7), publisher.publish(&events));
+        match attempt.await {
+            Ok(Ok(ids)) => return (ids, attempts),
+            Ok(Err(_)) | Err(_) => {}
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "no publish acknowledged within 5 s of Redis answering PING"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_redis_is_followed_again() {
+    let Some(binary) = OwnRedis::binary() else {
+        static ONCE: Once = Once::new();
+        skip_or_fail(&ONCE, "no redis-server on PATH for the restart test");
+        return;
+    };
+    let mut redis = OwnRedis::new(binary);
+    redis.start().await;
+    let fleet = FleetConfig::new(&redis.url(), "tessera-test:restart");
+    let publisher = Publisher::connect(fleet.clone()).await.unwrap();
+    let block = Duration::from_millis(200);
+    let mut lives = Vec::new();
+    let mut followers = Vec::new();
+    for n in 0..2 {
+        let (_, live) = live();
+        let config = FollowerConfig::new(fleet.clone())
+            .block(block)
+            .client_name(&format!("restart{n}"));
+        followers.push(follower(config, &live).await);
+        lives.push(live);
+    }
+    let mut rng = random_rng();
+    let before = revocations(&mut rng, 200);
+    let last_before = publish_all(&publisher, &before).await;
+    for f in &followers {
+        applied(f, last_before).await;
+    }
+
+    redis.kill();
+    // Down: publishing fails, with an error and within a bound.
+    let down = events(&revocations(&mut rng, 10));
+    for _ in 0..2 {
+        let attempt = publisher.publish(&down);
+        let result = tokio::time::timeout(Duration::from_secs(7), attempt)
+            .await
+            .expect("a publish to a stopped Redis fails within 7 s");
+        assert!(
+            matches!(result, Err(Error::Fleet(_))),
+            "publish to a stopped Redis: {result:?}"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(followers.iter().all(|f| f.reconnects() > 0));
+    for live in &lives {
+        assert!(holds_all(live, &before));
+    }
+
+    // Back, fresh and empty: a new stream whose ids start over from the
+    // server's clock.
+    let restart = Instant::now();
+    redis.start().await;
+    let mut conn = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let len: u64 = redis::cmd("XLEN")
+        .arg(format!("{}:stream", fleet.prefix()))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(len, 0, "the restarted Redis kept nothing");
+    let after = revocations(&mut rng, 200);
+    let (ids_first, attempts) = publish_acknowledged(&publisher, &after[..100]).await;
+    let (ids_second, _) = publish_acknowledged(&publisher, &after[100..]).await;
+    let last_after = *ids_second.last().unwrap();
+    // Time-based ids: the new stream's ids continue after the old ones.
+    assert!(ids_first[0] > last_before);
+    for f in &followers {
+        applied(f, last_after).await;
+    }
+    let caught_up = restart.elapsed();
+    for live in &lives {
+        assert!(holds_all(live, &before), "kept what it had before");
+        assert!(holds_all(live, &after), "got every entry after the restart");
+    }
+    for f in &followers {
+        assert_eq!(f.position(), last_after);
+        assert_eq!(f.malformed_entries(), 0);
+    }
+    println!(
+        "fleet: caught up {caught_up:?} after redis-server restarted (fresh, empty; \
+         first publish acknowledged at attempt {attempts}; ids {last_before} -> {})",
+        ids_first[0]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
