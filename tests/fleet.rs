@@ -645,40 +645,10 @@ async fn a_restarted_redis_is_followed_again() {
         applied(f, last_before).await;
     }
 
-    redis.kill();
-    // Down: publishing fails, with an error and within a bound.
-    let down = events(&revocations(&mut rng, 10));
-    for _ in 0..2 {
-        let attempt = publisher.publish(&down);
-        let result = tokio::time::timeout(Duration::from_secs(7), attempt)
-            .await
-            .expect("a publish to a stopped Redis fails within 7 s");
-        assert!(
-            matches!(result, Err(Error::Fleet(_))),
-            "publish to a stopped Redis: {result:?}"
-        );
-    }
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(followers.iter().all(|f| f.reconnects() > 0));
+    let restart = restart_empty(&mut redis, &publisher, &followers, &mut rng).await;
     for live in &lives {
         assert!(holds_all(live, &before));
     }
-
-    // Back, fresh and empty: a new stream whose ids start over from the
-    // server's clock.
-    let restart = Instant::now();
-    redis.start().await;
-    let mut conn = redis::Client::open(redis.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let len: u64 = redis::cmd("XLEN")
-        .arg(format!("{}:stream", fleet.prefix()))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    assert_eq!(len, 0, "the restarted Redis kept nothing");
     let after = revocations(&mut rng, 200);
     let (ids_first, attempts) = publish_acknowledged(&publisher, &after[..100]).await;
     let (ids_second, _) = publish_acknowledged(&publisher, &after[100..]).await;
@@ -702,6 +672,90 @@ async fn a_restarted_redis_is_followed_again() {
          first publish acknowledged at attempt {attempts}; ids {last_before} -> {})",
         ids_first[0]
     );
+
+    // The same when the new stream's ids are before the followers'
+    // position: here the entries before the restart carry ids set 30 s
+    // ahead (as from a Redis whose clock was ahead of the next one's).
+    let ahead = revocations(&mut rng, 50);
+    let ahead_ids = publisher
+        .publish_at(&events(&ahead), now() + 30)
+        .await
+        .unwrap();
+    let last_ahead = *ahead_ids.last().unwrap();
+    for f in &followers {
+        applied(f, last_ahead).await;
+    }
+    let restart = restart_empty(&mut redis, &publisher, &followers, &mut rng).await;
+    let behind = revocations(&mut rng, 100);
+    let (ids, _) = publish_acknowledged(&publisher, &behind).await;
+    let last_behind = *ids.last().unwrap();
+    assert!(
+        last_behind < last_ahead,
+        "the new ids are behind the position"
+    );
+    let started = Instant::now();
+    while !followers.iter().all(|f| f.position() == last_behind)
+        || !lives.iter().all(|live| holds_all(live, &behind))
+    {
+        assert!(
+            started.elapsed() < WAIT,
+            "entries with ids before the position were not applied in time \
+             (positions {:?}, newest {last_behind})",
+            followers.iter().map(|f| f.position()).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let caught_up = restart.elapsed();
+    for live in &lives {
+        assert!(holds_all(live, &before) && holds_all(live, &after) && holds_all(live, &ahead));
+    }
+    println!(
+        "fleet: caught up {caught_up:?} after a restart whose ids went back \
+         ({last_ahead} -> {})",
+        ids[0]
+    );
+}
+
+/// Kills `redis`, checks that publishing fails (with an error, within a
+/// bound) and that the followers notice, then starts it again, empty.
+/// Returns when it was started.
+async fn restart_empty(
+    redis: &mut OwnRedis,
+    publisher: &Publisher,
+    followers: &[FollowerHandle],
+    rng: &mut Rng,
+) -> Instant {
+    let reconnects: Vec<u64> = followers.iter().map(|f| f.reconnects()).collect();
+    redis.kill();
+    let down = events(&revocations(rng, 10));
+    for _ in 0..2 {
+        let attempt = publisher.publish(&down);
+        let result = tokio::time::timeout(Duration::from_secs(7), attempt)
+            .await
+            .expect("a publish to a stopped Redis fails within 7 s");
+        assert!(
+            matches!(result, Err(Error::Fleet(_))),
+            "publish to a stopped Redis: {result:?}"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for (f, before) in followers.iter().zip(reconnects) {
+        assert!(f.reconnects() > before);
+    }
+    let restart = Instant::now();
+    redis.start().await;
+    let mut conn = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(keys.is_empty(), "the restarted Redis kept nothing");
+    restart
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -235,7 +235,9 @@ impl FollowerHandle {
         self.shared.ready.load(Ordering::Relaxed)
     }
 
-    /// The last entry applied.
+    /// The last entry applied. It goes back only when Redis lost the stream
+    /// (see docs/fleet.md, "When Redis is down"): the follower then reads the
+    /// new stream from its start.
     pub fn position(&self) -> EntryId {
         *self.position.borrow()
     }
@@ -492,6 +494,8 @@ impl Task {
             let from = self.load_snapshot(&mut conn).await?;
             self.applied = Some(from);
             self.position.send_replace(from);
+        } else {
+            self.rewind_if_stream_lost(&mut conn, &fleet).await?;
         }
         if self.config.follow_keys {
             self.load_keyset(&mut conn).await?;
@@ -563,6 +567,50 @@ impl Task {
                 Ok(EntryId::ZERO)
             }
         }
+    }
+
+    /// On a reconnect: reads the stream from its start if its newest entry
+    /// is before the last one applied (or it is empty or gone). Entries leave
+    /// a stream only from its old end, so that stream is not the one this
+    /// follower read: Redis lost its data (a restart without persistence,
+    /// `FLUSHALL`), and the new stream's ids may be before the position (a
+    /// Redis clock behind the old one). Reading after the position would
+    /// skip those entries; applying an entry again changes nothing.
+    async fn rewind_if_stream_lost(
+        &mut self,
+        conn: &mut MultiplexedConnection,
+        fleet: &FleetConfig,
+    ) -> Result<(), Error> {
+        let Some(applied) = self.applied.filter(|a| *a > EntryId::ZERO) else {
+            return Ok(());
+        };
+        let reply: Value = redis::cmd("XREVRANGE")
+            .arg(fleet.stream_key())
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
+            .query_async(conn)
+            .await
+            .map_err(|e| redis_error(&e))?;
+        let newest = match &reply {
+            Value::Array(entries) => match entries.first() {
+                Some(Value::Array(entry)) => entry.first().and_then(entry_id),
+                _ => None,
+            },
+            _ => None,
+        };
+        if newest.is_none_or(|newest| newest < applied) {
+            tracing::warn!(
+                position = %applied,
+                newest = %newest.unwrap_or_default(),
+                "tessera fleet: stream ends before the last entry applied (Redis lost its \
+                 data?); reading it from its start"
+            );
+            self.applied = Some(EntryId::ZERO);
+            self.position.send_replace(EntryId::ZERO);
+        }
+        Ok(())
     }
 
     /// Swaps in the published keyset if it changed. Only a Redis failure is
