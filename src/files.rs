@@ -18,12 +18,16 @@ pub(crate) fn file_error(path: &Path, e: &io::Error) -> Error {
     }
 }
 
-/// [`write_atomic`], with an error that names the file: `path`, or the file
-/// it links to once the link is resolved.
-#[cfg_attr(not(feature = "json"), allow(dead_code))]
-pub(crate) fn save(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let target = resolve_links(path).map_err(|e| file_error(path, &e))?;
-    replace(&target, bytes).map_err(|e| file_error(&target, &e))
+/// Reads at most `max + 1` bytes of `path`, so that a caller can refuse a
+/// file longer than `max` without ever reading it whole. Errors name the file.
+pub(crate) fn read_at_most(path: &Path, max: usize) -> Result<Vec<u8>, Error> {
+    use std::io::Read;
+    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
+    let mut bytes = Vec::new();
+    File::open(path)
+        .and_then(|file| file.take(limit).read_to_end(&mut bytes))
+        .map_err(|e| file_error(path, &e))?;
+    Ok(bytes)
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder
@@ -33,8 +37,10 @@ pub(crate) fn save(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 ///
 /// If `path` is a symbolic link, the file it points to is replaced (in that
 /// file's own folder) and the link stays a link: see [`resolve_links`].
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    replace(&resolve_links(path)?, bytes)
+/// Errors name the file: `path`, or the file it links to once resolved.
+pub(crate) fn save(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let target = resolve_links(path).map_err(|e| file_error(path, &e))?;
+    replace(&target, bytes).map_err(|e| file_error(&target, &e))
 }
 
 /// The most symbolic links followed from one path: Linux's limit
@@ -75,7 +81,7 @@ pub(crate) fn resolve_links(path: &Path) -> io::Result<PathBuf> {
     )))
 }
 
-/// [`write_atomic`] on a path that is not a symbolic link.
+/// [`save`] on a path that is not a symbolic link.
 fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -215,8 +221,8 @@ mod tests {
     fn replaces_content_and_leaves_no_temporary_files() {
         let dir = scratch("replace");
         let path = dir.join("state.bin");
-        write_atomic(&path, b"one").unwrap();
-        write_atomic(&path, b"two").unwrap();
+        save(&path, b"one").unwrap();
+        save(&path, b"two").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"two");
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
         #[cfg(unix)]
@@ -232,11 +238,11 @@ mod tests {
     fn failure_leaves_the_previous_file_intact() {
         let dir = scratch("fail");
         let path = dir.join("state.bin");
-        write_atomic(&path, b"keep me").unwrap();
+        save(&path, b"keep me").unwrap();
         // Renaming a file over a non-empty folder fails after the temp file is written.
         let blocked = dir.join("blocked");
         fs::create_dir_all(blocked.join("inner")).unwrap();
-        assert!(write_atomic(&blocked, b"new").is_err());
+        assert!(save(&blocked, b"new").is_err());
         assert_eq!(fs::read(&path).unwrap(), b"keep me");
         let leftovers = fs::read_dir(&dir).unwrap().count();
         assert_eq!(leftovers, 2, "only the file and the folder remain");
@@ -261,7 +267,7 @@ mod tests {
         fs::create_dir_all(dir.join("real")).unwrap();
         fs::create_dir_all(dir.join("links")).unwrap();
         let real = dir.join("real").join("state.bin");
-        write_atomic(&real, b"one").unwrap();
+        save(&real, b"one").unwrap();
         // Relative, absolute, and a chain of two.
         let relative = dir.join("links").join("relative.bin");
         symlink("../real/state.bin", &relative).unwrap();
@@ -272,7 +278,7 @@ mod tests {
         for (link, content) in [(&relative, b"two"), (&absolute, b"333"), (&chained, b"4!4")] {
             let pointed = fs::read_link(link).unwrap();
             assert_eq!(resolve_links(link).unwrap(), real.canonicalize().unwrap());
-            write_atomic(link, content).unwrap();
+            save(link, content).unwrap();
             assert!(fs::symlink_metadata(link).unwrap().file_type().is_symlink());
             assert_eq!(fs::read_link(link).unwrap(), pointed);
             assert_eq!(fs::read(&real).unwrap(), content);
@@ -314,7 +320,7 @@ mod tests {
         symlink("second.bin", &first).unwrap();
         symlink(dir.join("target.bin"), &second).unwrap();
         assert_eq!(resolve_links(&first).unwrap(), dir.join("target.bin"));
-        write_atomic(&first, b"new").unwrap();
+        save(&first, b"new").unwrap();
         assert_eq!(fs::read(dir.join("target.bin")).unwrap(), b"new");
         assert!(fs::symlink_metadata(&first)
             .unwrap()
@@ -332,7 +338,7 @@ mod tests {
         let os_error = fs::read(&a).unwrap_err();
         let err = save(&a, b"x").unwrap_err();
         assert_eq!(err, file_error(&a, &os_error));
-        assert!(write_atomic(&b, b"x").is_err());
+        assert!(save(&b, b"x").is_err());
         assert_eq!(
             entries(&dir),
             ["a.bin", "b.bin", "first.bin", "second.bin", "target.bin"]

@@ -914,14 +914,14 @@ mod tests {
             })
         );
         let big = dir.join("big.json");
-        crate::files::write_atomic(&big, &vec![b' '; MAX_KEYSET_FILE_LEN + 1]).unwrap();
+        crate::files::save(&big, &vec![b' '; MAX_KEYSET_FILE_LEN + 1]).unwrap();
         assert!(format_message(VerifierKeyset::load(&big)).contains("larger than"));
         // Exactly at the limit is read (and then found not to be a keyset).
-        crate::files::write_atomic(&big, &vec![b' '; MAX_KEYSET_FILE_LEN]).unwrap();
+        crate::files::save(&big, &vec![b' '; MAX_KEYSET_FILE_LEN]).unwrap();
         let why = format_message(VerifierKeyset::load(&big));
         assert!(why.contains("truncated JSON"), "{why}");
         let binary = dir.join("binary.json");
-        crate::files::write_atomic(&binary, &[0xff, 0xfe]).unwrap();
+        crate::files::save(&binary, &[0xff, 0xfe]).unwrap();
         assert!(format_message(Keyset::load(&binary)).contains("UTF-8"));
         std::fs::remove_dir_all(&dir).unwrap();
     }

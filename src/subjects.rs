@@ -26,7 +26,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io::Read;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -294,28 +293,22 @@ impl SubjectRevocations {
     ///
     /// # Errors
     ///
-    /// [`Error::Io`] if the file cannot be written; the previous file is then
-    /// intact.
+    /// [`Error::File`] (naming the file, with the system's message) if the
+    /// file cannot be written; the previous file is then intact.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), Error> {
-        Ok(crate::files::write_atomic(
-            path.as_ref(),
-            &self.to_snapshot(),
-        )?)
+        crate::files::save(path.as_ref(), &self.to_snapshot())
     }
 
     /// Reads a snapshot from `path` into a table of `capacity` subjects.
     ///
     /// # Errors
     ///
-    /// [`Error::Io`] if the file cannot be read; [`Error::CorruptSnapshot`] as
+    /// [`Error::File`] if the file cannot be read; [`Error::CorruptSnapshot`] as
     /// [`from_snapshot`](Self::from_snapshot), or for a file longer than a
     /// table of `capacity` subjects can be (checked while reading).
     pub fn load(path: impl AsRef<Path>, capacity: usize) -> Result<SubjectRevocations, Error> {
         let max = Self::max_snapshot_len(capacity);
-        let file = std::fs::File::open(path)?;
-        let mut bytes = Vec::new();
-        file.take(u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1))
-            .read_to_end(&mut bytes)?;
+        let bytes = crate::files::read_at_most(path.as_ref(), max)?;
         if bytes.len() > max {
             return Err(Error::CorruptSnapshot);
         }

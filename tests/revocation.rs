@@ -179,10 +179,26 @@ fn snapshots_round_trip_through_files_and_refuse_foreign_ones() {
             Some(Error::CorruptSnapshot)
         );
     }
-    assert!(matches!(
-        RevocationFilter::load(dir.join("missing")),
-        Err(Error::Io(_))
-    ));
+    // A missing file is named in the error, with the system's message.
+    let missing = dir.join("missing");
+    match RevocationFilter::load(&missing) {
+        Err(Error::File {
+            path,
+            kind: std::io::ErrorKind::NotFound,
+            message,
+        }) => {
+            assert_eq!(path, missing);
+            assert!(!message.is_empty());
+            let shown = Error::File {
+                path,
+                kind: std::io::ErrorKind::NotFound,
+                message,
+            }
+            .to_string();
+            assert!(shown.contains("missing"), "{shown}");
+        }
+        other => panic!("expected a file error naming the file, got {other:?}"),
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

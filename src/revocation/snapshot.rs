@@ -1,7 +1,6 @@
 //! Snapshots: the versioned, CRC-checked byte format of docs/FORMAT.md, and
 //! the files that hold it.
 
-use std::io::Read;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -201,26 +200,21 @@ impl RevocationFilter {
     ///
     /// # Errors
     ///
-    /// [`Error::Io`] if the file cannot be written; the previous file is then intact.
+    /// [`Error::File`] (naming the file, with the system's message) if the
+    /// file cannot be written; the previous file is then intact.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), Error> {
-        Ok(crate::files::write_atomic(
-            path.as_ref(),
-            &self.to_snapshot(),
-        )?)
+        crate::files::save(path.as_ref(), &self.to_snapshot())
     }
 
     /// Reads a snapshot from `path`.
     ///
     /// # Errors
     ///
-    /// [`Error::Io`] if the file cannot be read, [`Error::CorruptSnapshot`] if
+    /// [`Error::File`] if the file cannot be read, [`Error::CorruptSnapshot`] if
     /// it is not an intact snapshot or is longer than [`MAX_SNAPSHOT_LEN`]
     /// (checked while reading, so a huge file is never read whole).
     pub fn load(path: impl AsRef<Path>) -> Result<RevocationFilter, Error> {
-        let file = std::fs::File::open(path)?;
-        let mut bytes = Vec::new();
-        file.take(MAX_SNAPSHOT_LEN as u64 + 1)
-            .read_to_end(&mut bytes)?;
+        let bytes = crate::files::read_at_most(path.as_ref(), MAX_SNAPSHOT_LEN)?;
         if bytes.len() > MAX_SNAPSHOT_LEN {
             return Err(Error::CorruptSnapshot);
         }

@@ -119,9 +119,10 @@ pub fn revoke(to: &Destination<'_>, target: &Target<'_>, now: Option<u64>) -> Re
     if let Some(filter) = to.filter {
         let snapshot = match RevocationFilter::load(filter) {
             Ok(snapshot) => snapshot,
-            Err(Error::Io(std::io::ErrorKind::NotFound)) => {
-                RevocationFilter::new(DEFAULT_REVOCATION_CAPACITY, DEFAULT_REVOCATION_FP_RATE)
-            }
+            Err(Error::File {
+                kind: std::io::ErrorKind::NotFound,
+                ..
+            }) => RevocationFilter::new(DEFAULT_REVOCATION_CAPACITY, DEFAULT_REVOCATION_FP_RATE),
             Err(e) => return Err(Failure::file(filter, &e)),
         };
         hours = Some(
@@ -176,9 +177,10 @@ fn revoke_subject(
         let path = subjects_file(filter);
         let subjects = match SubjectRevocations::load(&path, DEFAULT_SUBJECT_CAPACITY) {
             Ok(subjects) => subjects,
-            Err(Error::Io(std::io::ErrorKind::NotFound)) => {
-                SubjectRevocations::new(DEFAULT_SUBJECT_CAPACITY)
-            }
+            Err(Error::File {
+                kind: std::io::ErrorKind::NotFound,
+                ..
+            }) => SubjectRevocations::new(DEFAULT_SUBJECT_CAPACITY),
             Err(e) => return Err(Failure::file(&path, &e)),
         };
         // The verifier's own rule for how long to keep it (default lifetime 12 h).

@@ -111,7 +111,10 @@ pub fn verifier(
             let subjects_path = subjects_file(path);
             match SubjectRevocations::load(&subjects_path, DEFAULT_SUBJECT_CAPACITY) {
                 Ok(subjects) => Ok(verifier.with_subject_revocations(Arc::new(subjects))),
-                Err(Error::Io(std::io::ErrorKind::NotFound)) => Ok(verifier),
+                Err(Error::File {
+                    kind: std::io::ErrorKind::NotFound,
+                    ..
+                }) => Ok(verifier),
                 Err(e) => Err(Failure::file(&subjects_path, &e)),
             }
         }
