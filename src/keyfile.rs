@@ -165,12 +165,12 @@ impl Keyset {
     /// use tessera::{Error, Keyset};
     ///
     /// # let dir = std::env::temp_dir().join(format!("tessera-edit-doc-{}", std::process::id()));
-    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// # std::fs::create_dir_all(&dir)?;
     /// let path = dir.join("issuer.json");
     /// Keyset::generate().save(&path)?;
     /// let next = Keyset::edit(&path, |keys| Ok::<_, Error>(keys.add()))?;
     /// assert!(Keyset::load(&path)?.key_ids().contains(&next));
-    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # std::fs::remove_dir_all(&dir)?;
     /// # Ok::<(), Error>(())
     /// ```
     ///
