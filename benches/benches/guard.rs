@@ -14,17 +14,15 @@
 
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use criterion::Criterion;
 use tessera::{Error, Guard, GuardConfig, Issuer, Keyset, Policy};
+use tessera_benches::{bench_all, full_run, median_ratio, NamedOp, Pairing};
 
 const T0: u64 = 1_750_000_000;
 /// Distinct clients the guard benches cycle through: the sketch is touched
 /// all over, as under a spread attack, not one hot cache line.
 const CLIENTS: usize = 1 << 16;
-
-type Op = Box<dyn FnMut()>;
 
 fn clients() -> Vec<IpAddr> {
     let mut state = 0x1234_5678_u64;
@@ -50,8 +48,8 @@ fn loaded_guard(clients: &[IpAddr]) -> Guard {
     guard
 }
 
-fn operations() -> Vec<(&'static str, Op)> {
-    let mut ops: Vec<(&'static str, Op)> = Vec::new();
+fn operations() -> Vec<NamedOp<'static>> {
+    let mut ops: Vec<NamedOp<'static>> = Vec::new();
     let pool = clients();
 
     let guard = loaded_guard(&pool);
@@ -118,57 +116,10 @@ fn operations() -> Vec<(&'static str, Op)> {
     ops
 }
 
-/// Time for `iters` runs of the named operation.
-fn batch(ops: &mut [(&'static str, Op)], name: &str, iters: u32) -> Duration {
-    let op = &mut ops
-        .iter_mut()
-        .find(|(n, _)| *n == name)
-        .expect("known op")
-        .1;
-    let start = Instant::now();
-    for _ in 0..iters {
-        op();
-    }
-    start.elapsed()
-}
-
-/// The median over rounds of A B B A batches (about a millisecond each) of
-/// time(top) / time(bottom).
-fn paired(ops: &mut [(&'static str, Op)], top: &str, bottom: &str, budget: Duration) -> f64 {
-    let probe = batch(ops, top, 100).max(batch(ops, bottom, 100));
-    let iters = ((Duration::from_millis(1).as_nanos() * 100) / probe.as_nanos().max(1))
-        .clamp(1, 1_000_000) as u32;
-    let mut ratios = Vec::new();
-    let start = Instant::now();
-    while start.elapsed() < budget || ratios.len() < 20 {
-        let a1 = batch(ops, top, iters);
-        let b1 = batch(ops, bottom, iters);
-        let b2 = batch(ops, bottom, iters);
-        let a2 = batch(ops, top, iters);
-        ratios.push((a1 + a2).as_secs_f64() / (b1 + b2).as_secs_f64());
-    }
-    ratios.sort_by(f64::total_cmp);
-    ratios[ratios.len() / 2]
-}
-
 fn main() {
     let mut ops = operations();
-    let mut criterion = Criterion::default().configure_from_args();
-    {
-        let mut group = criterion.benchmark_group("guard");
-        for (name, op) in ops.iter_mut() {
-            group.bench_function(*name, |b| b.iter(&mut *op));
-        }
-        group.finish();
-    }
-    criterion.final_summary();
-
-    // Only on a full run: criterion's filter, if any, is a bare argument that
-    // is not an option's number.
-    let filtered = std::env::args()
-        .skip(1)
-        .any(|a| !a.starts_with('-') && a.parse::<f64>().is_err());
-    if !filtered {
+    bench_all("guard", &mut ops);
+    if full_run() {
         for (top, bottom) in [
             (
                 "guard/is_blocked_plus_record_failure",
@@ -176,7 +127,12 @@ fn main() {
             ),
             ("guard/is_blocked", "tessera/reject_forged"),
         ] {
-            let ratio = paired(&mut ops, top, bottom, Duration::from_secs(2));
+            let pairing = Pairing {
+                probe: 100,
+                max_iters: 1_000_000,
+                budget: Duration::from_secs(2),
+            };
+            let (ratio, _) = median_ratio(&mut ops, &[top], &[bottom], pairing);
             eprintln!("paired {top} / {bottom}: {ratio:.3}");
         }
     }

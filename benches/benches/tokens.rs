@@ -22,14 +22,14 @@ use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chacha20poly1305::aead::{AeadInOut, KeyInit};
 use chacha20poly1305::XChaCha20Poly1305;
-use criterion::Criterion;
 use ed25519_dalek::{Signer, SigningKey, Verifier as _};
 use serde::{Deserialize, Serialize};
 use tessera::{Error, Issuer, Keyset, Policy, Session, SessionId};
+use tessera_benches::{bench_all, full_run, median_ratio, Op, Pairing};
 
 /// The application data every token carries, peers included.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -85,9 +85,6 @@ fn record_length(name: &str, len: usize) {
     );
     eprintln!("token length {name}: {len}");
 }
-
-/// One measured operation; it black-boxes its own result.
-type Op<'a> = Box<dyn FnMut() + 'a>;
 
 /// Every operation, in the order criterion measures them: each tessera
 /// operation right after the floor it is compared with.
@@ -493,44 +490,18 @@ const PAIRS: &[(&str, &[&str], &[&str])] = &[
     ),
 ];
 
-/// Time for `iters` runs of each of `names`.
-fn batch(ops: &mut [(&'static str, Op<'static>)], names: &[&str], iters: u32) -> Duration {
-    let mut total = Duration::ZERO;
-    for name in names {
-        let op = &mut ops.iter_mut().find(|(n, _)| n == name).expect("known op").1;
-        let start = Instant::now();
-        for _ in 0..iters {
-            op();
-        }
-        total += start.elapsed();
-    }
-    total
-}
-
 /// Alternating batches of the two sides of each ratio (A B B A per round, each
 /// batch about a millisecond); the median of the per-round ratios.
 fn paired(ops: &mut [(&'static str, Op<'static>)], budget: Duration) -> BTreeMap<String, f64> {
     let mut out = BTreeMap::new();
     for (name, top, bottom) in PAIRS {
-        // Iterations per batch so that the slower side takes about 1 ms.
-        let probe = batch(ops, top, 20).max(batch(ops, bottom, 20));
-        let iters = ((Duration::from_millis(1).as_nanos() * 20) / probe.as_nanos().max(1))
-            .clamp(1, 100_000) as u32;
-        let mut ratios = Vec::new();
-        let start = Instant::now();
-        while start.elapsed() < budget || ratios.len() < 20 {
-            let a1 = batch(ops, top, iters);
-            let b1 = batch(ops, bottom, iters);
-            let b2 = batch(ops, bottom, iters);
-            let a2 = batch(ops, top, iters);
-            ratios.push((a1 + a2).as_secs_f64() / (b1 + b2).as_secs_f64());
-        }
-        ratios.sort_by(f64::total_cmp);
-        let median = ratios[ratios.len() / 2];
-        eprintln!(
-            "paired {name}: {median:.3} (median of {} rounds)",
-            ratios.len()
-        );
+        let pairing = Pairing {
+            probe: 20,
+            max_iters: 100_000,
+            budget,
+        };
+        let (median, rounds) = median_ratio(ops, top, bottom, pairing);
+        eprintln!("paired {name}: {median:.3} (median of {rounds} rounds)");
         out.insert((*name).to_string(), median);
     }
     out
@@ -538,22 +509,8 @@ fn paired(ops: &mut [(&'static str, Op<'static>)], budget: Duration) -> BTreeMap
 
 fn main() {
     let mut ops = operations();
-    let mut criterion = Criterion::default().configure_from_args();
-    {
-        let mut group = criterion.benchmark_group("tokens");
-        for (name, op) in ops.iter_mut() {
-            group.bench_function(*name, |b| b.iter(&mut *op));
-        }
-        group.finish();
-    }
-    criterion.final_summary();
-
-    // Only on a full run: criterion's filter, if any, is a bare argument that
-    // is not an option's number.
-    let filtered = std::env::args()
-        .skip(1)
-        .any(|a| !a.starts_with('-') && a.parse::<f64>().is_err());
-    if !filtered {
+    bench_all("tokens", &mut ops);
+    if full_run() {
         let ratios = paired(&mut ops, Duration::from_secs(3));
         let json = serde_json::to_string_pretty(&ratios).expect("json");
         let _ = std::fs::write(Path::new(OUT).join("paired.json"), json);
